@@ -1,0 +1,275 @@
+"""Shipped assets: small checkpoints and datasets in ``data/``, verified against ``data/MANIFEST.json``.
+
+Every asset has a recipe: the function that rebuilds it from the repository's own code, on
+CPU, deterministically. ``load(name)`` checks the file's size and sha256 against the manifest
+before reading it (safetensors only: no pickle is ever loaded from ``data/``).
+
+    python -m course_lib.assets list
+    python -m course_lib.assets verify
+    python -m course_lib.assets build NAME [--quick] [--data-dir DIR]
+
+The data folder is ``data/`` at the repository root, or ``$COURSE_DATA_DIR`` when set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import hashlib
+import importlib
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+from safetensors.torch import load_file
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MANIFEST_NAME = "MANIFEST.json"
+RECORD_KEYS = ("file", "size", "sha256", "command", "seed", "metrics", "build_seconds", "torch_version", "date")
+
+
+class AssetError(RuntimeError):
+    """An asset is unknown, missing, or does not match its manifest record."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to rebuild one asset.
+
+    ``builder`` is ``"module.path:function"``, imported only when the asset is built, with
+    the signature ``fn(out_path: Path, *, seed: int, quick: bool = False) -> dict``: it
+    writes a safetensors file at ``out_path`` and returns its metrics (JSON numbers or
+    strings). ``quick=True`` trains for a handful of steps only (tests). A recipe that
+    trains reports ``loss_start`` and ``loss_end`` among its metrics; the tests check that
+    the loss went down.
+    """
+
+    name: str
+    file: str
+    builder: str
+    seed: int
+    description: str
+
+
+# Every shipped asset, by name. Chapters add their recipes here (or call ``register``).
+RECIPES: dict[str, Recipe] = {}
+
+# Chapter 01: the tiny Infini-attention LMs trained on passkey retrieval (recipes in
+# course_lib.attention.passkey_training.PASSKEY_ASSETS).
+for _name, _function, _description in [
+    ("ch01_passkey_delta", "build_delta", "Linear + Delta memory, filler repeats up to 256"),
+    ("ch01_passkey_linear", "build_linear", "Linear memory, filler repeats up to 256"),
+    ("ch01_passkey_off", "build_off", "memory off (local attention only)"),
+    ("ch01_passkey_delta_plain", "build_delta_plain", "Linear + Delta memory, plain recipe (no filler repeats)"),
+]:
+    RECIPES[_name] = Recipe(_name, f"{_name}.safetensors", f"course_lib.attention.passkey_training:{_function}", 0, _description)
+
+
+def register(recipe: Recipe) -> Recipe:
+    """Add ``recipe`` to ``RECIPES`` (an error if another recipe already has its name)."""
+    if recipe.name in RECIPES and RECIPES[recipe.name] != recipe:
+        raise AssetError(f"two different recipes are named {recipe.name!r}")
+    RECIPES[recipe.name] = recipe
+    return recipe
+
+
+def data_dir() -> Path:
+    """The data folder: ``$COURSE_DATA_DIR`` if set, else ``data/`` at the repository root."""
+    return Path(os.environ.get("COURSE_DATA_DIR") or REPO_ROOT / "data")
+
+
+def rebuild_command(name: str) -> str:
+    """The command that rebuilds asset ``name``."""
+    return f"python -m course_lib.assets build {name}"
+
+
+def read_manifest(folder: Path | None = None) -> dict:
+    """The manifest of ``folder`` (default: :func:`data_dir`), ``{"assets": {}}`` if there is none."""
+    manifest = (folder or data_dir()) / MANIFEST_NAME
+    if not manifest.exists():
+        return {"assets": {}}
+    try:
+        content = json.loads(manifest.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise AssetError(f"{manifest} is not valid JSON ({error}); restore it with `git checkout {manifest}`") from error
+    if not isinstance(content.get("assets"), dict):
+        raise AssetError(f"{manifest} has no 'assets' object; restore it with `git checkout {manifest}`")
+    return content
+
+
+def write_manifest(manifest: dict, folder: Path | None = None) -> None:
+    """Write the manifest deterministically (sorted keys, indent 2, trailing newline)."""
+    path = (folder or data_dir()) / MANIFEST_NAME
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+@contextlib.contextmanager
+def _manifest_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder``'s manifest (POSIX; elsewhere no lock is taken)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(folder / f".{MANIFEST_NAME}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of the file at ``path``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def metadata(name: str, folder: Path | None = None) -> dict:
+    """The manifest record of asset ``name`` (file, size, sha256, command, seed, metrics, ...)."""
+    records = read_manifest(folder)["assets"]
+    if name not in records:
+        known = sorted(set(records) | set(RECIPES))
+        hint = f"build it with `{rebuild_command(name)}`" if name in RECIPES else f"known assets: {', '.join(known) or 'none'}"
+        raise AssetError(f"no asset named {name!r} in {(folder or data_dir()) / MANIFEST_NAME}; {hint}")
+    return records[name]
+
+
+def path(name: str, folder: Path | None = None) -> Path:
+    """Path of asset ``name``'s file, after checking its size and sha256 against the manifest."""
+    record = metadata(name, folder)
+    file = (folder or data_dir()) / record["file"]
+    rebuild = f"rebuild it with `{rebuild_command(name)}` (or restore it with `git checkout {file}`)"
+    if not file.exists():
+        raise AssetError(f"asset {name!r}: {file} is missing; {rebuild}")
+    size = file.stat().st_size
+    if size != record["size"]:
+        raise AssetError(f"asset {name!r}: {file} has {size} bytes, the manifest says {record['size']}; {rebuild}")
+    digest = sha256_of(file)
+    if digest != record["sha256"]:
+        raise AssetError(f"asset {name!r}: {file} is corrupt (sha256 {digest[:12]}..., manifest {record['sha256'][:12]}...); {rebuild}")
+    return file
+
+
+def load(name: str, folder: Path | None = None) -> dict[str, torch.Tensor]:
+    """The tensors of asset ``name`` (a safetensors file), verified against the manifest."""
+    return load_file(path(name, folder))
+
+
+def _builder(recipe: Recipe) -> Callable[..., dict]:
+    module_name, _, function_name = recipe.builder.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError) as error:
+        raise AssetError(f"recipe {recipe.name!r}: cannot import builder {recipe.builder!r} ({error})") from error
+
+
+def build(name: str, folder: Path | None = None, quick: bool = False) -> dict:
+    """Rebuild asset ``name`` into ``folder`` (default: :func:`data_dir`) and record it in its manifest.
+
+    Returns the new manifest record. The file is written under a temporary name and moved
+    into place only once it loads as safetensors.
+    """
+    if name not in RECIPES:
+        raise AssetError(f"no recipe named {name!r}; known recipes: {', '.join(sorted(RECIPES)) or 'none'}")
+    recipe = RECIPES[name]
+    folder = folder or data_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / recipe.file
+    partial = target.with_name(f".{target.name}.partial")
+    torch.manual_seed(recipe.seed)
+    start = time.perf_counter()
+    metrics = _builder(recipe)(partial, seed=recipe.seed, quick=quick)
+    seconds = time.perf_counter() - start
+    if not partial.exists():
+        raise AssetError(f"recipe {name!r}: builder {recipe.builder!r} did not write {partial}")
+    try:
+        load_file(partial)
+    except Exception as error:  # safetensors raises its own error types for malformed files
+        partial.unlink()
+        raise AssetError(f"recipe {name!r}: {recipe.builder!r} wrote a file that is not safetensors ({error})") from error
+    try:
+        metrics = json.loads(json.dumps(metrics))
+    except TypeError as error:
+        partial.unlink()
+        raise AssetError(f"recipe {name!r}: the builder's metrics must be JSON numbers or strings ({error})") from error
+    partial.replace(target)
+    target.chmod(0o644)
+    record = {
+        "file": recipe.file,
+        "size": target.stat().st_size,
+        "sha256": sha256_of(target),
+        "command": rebuild_command(name) + (" --quick" if quick else ""),
+        "seed": recipe.seed,
+        "metrics": metrics,
+        "build_seconds": round(seconds, 1),
+        "torch_version": torch.__version__,
+        "date": datetime.date.today().isoformat(),
+        "description": recipe.description,
+    }
+    with _manifest_lock(folder):  # builds of different assets may run at the same time
+        manifest = read_manifest(folder)
+        manifest["assets"][name] = record
+        write_manifest(manifest, folder)
+    return record
+
+
+def verify(folder: Path | None = None) -> list[str]:
+    """Problems with the assets of ``folder``'s manifest (missing, corrupt...); empty when all is well."""
+    problems = []
+    for name in sorted(read_manifest(folder)["assets"]):
+        try:
+            path(name, folder)
+        except AssetError as error:
+            problems.append(str(error))
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``list``, ``verify``, ``build NAME [--quick] [--data-dir DIR]``."""
+    parser = argparse.ArgumentParser(prog="python -m course_lib.assets", description="Shipped assets of the course.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="list recipes and shipped assets")
+    commands.add_parser("verify", help="check every shipped asset's size and sha256")
+    build_parser = commands.add_parser("build", help="rebuild an asset and record it in the manifest")
+    build_parser.add_argument("name")
+    build_parser.add_argument("--quick", action="store_true", help="a handful of steps (writes to a temporary folder unless --data-dir)")
+    build_parser.add_argument("--data-dir", type=Path, default=None, help="folder to write to (default: the data folder)")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "list":
+            records = read_manifest()["assets"]
+            if not RECIPES and not records:
+                print("no recipes and no shipped assets yet")
+            for name in sorted(set(RECIPES) | set(records)):
+                shipped = f"{records[name]['file']} ({records[name]['size']} bytes)" if name in records else "not built"
+                description = RECIPES[name].description if name in RECIPES else "(no recipe)"
+                print(f"{name}: {shipped} - {description}")
+        elif args.command == "verify":
+            problems = verify()
+            for problem in problems:
+                print(problem, file=sys.stderr)
+            print(f"{len(read_manifest()['assets']) - len(problems)} asset(s) ok, {len(problems)} problem(s)")
+            return 1 if problems else 0
+        else:
+            folder = args.data_dir or (Path(tempfile.mkdtemp(prefix="course-asset-")) if args.quick else None)
+            record = build(args.name, folder, quick=args.quick)
+            print(f"built {args.name}: {(folder or data_dir()) / record['file']} {record['size']} bytes in {record['build_seconds']} s")
+            print(json.dumps(record["metrics"], indent=2))
+    except AssetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    from course_lib.assets import main as _main  # the imported module: the RECIPES that chapters register into
+
+    sys.exit(_main())

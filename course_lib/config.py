@@ -1,0 +1,126 @@
+"""The scale switch, device choice and seeding shared by every chapter.
+
+Every notebook starts with ``cfg = chapter_config("NN")``. It reads ``COURSE_SCALE``
+(``reduced``, the default, or ``full``), picks the device, seeds every random number
+generator and prints one status line. The numbers of every chapter live here, the
+reduced and the full value side by side, so that a reader sees at once what the CPU
+version shrinks and by how much.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+SCALES = ("reduced", "full")
+
+
+@dataclass(frozen=True)
+class Scaled:
+    """One setting at both scales; ``note`` says where the reduced value departs from the paper."""
+
+    reduced: Any
+    full: Any
+    note: str = ""
+
+
+# Chapter 01 — Infini-attention (arXiv 2404.07143). The full column is the paper's
+# language-model configuration (§4.1) and its 1B passkey fine-tune (§4.2, App. B).
+CHAPTER_01 = {
+    "vocab_size": Scaled(None, 32000, "reduced: the word-level passkey vocabulary; full: a SentencePiece vocabulary"),
+    "d_model": Scaled(64, 1024),
+    "num_heads": Scaled(2, 8),
+    "d_head": Scaled(32, 128),
+    "num_layers": Scaled(2, 12),
+    "d_ff": Scaled(256, 4096),
+    "segment_len": Scaled(32, 2048),
+    "train_len": Scaled(256, 32768, "paper: 32K-token LM inputs, 5K-token passkey fine-tune inputs"),
+    "eval_lengths": Scaled(
+        (256, 2048, 8192, 32768),
+        (32768, 131072, 262144, 1048576),
+        "paper evaluates the 1B model from 32K to 1M tokens",
+    ),
+    "batch_size": Scaled(32, 64),
+    "train_steps": Scaled(600, 400, "full: 400 passkey fine-tune steps, as in the paper"),
+    "lr": Scaled(3e-3, 1e-2, "paper: Adafactor at lr 0.01 for LM training"),
+    "gate_lr_multiplier": Scaled(10.0, 10.0, "re-implementations found the gate learns slowly at the base lr"),
+    "eval_samples": Scaled(24, 100, "prompts per (length, position): the reduced run must fit in 5 CPU minutes"),
+}
+
+CHAPTERS: dict[str, dict[str, Scaled]] = {"01": CHAPTER_01}
+
+
+def get_scale() -> str:
+    """Return the scale chosen by ``COURSE_SCALE`` (default ``reduced``)."""
+    scale = os.environ.get("COURSE_SCALE", "reduced").strip().lower() or "reduced"
+    if scale not in SCALES:
+        raise ValueError(
+            f"COURSE_SCALE={os.environ.get('COURSE_SCALE')!r} is not a scale of this course. "
+            f"Set it to one of {SCALES} (e.g. `export COURSE_SCALE=reduced`) or unset it for the default."
+        )
+    return scale
+
+
+def pick_device(scale: str) -> torch.device:
+    """CPU at reduced scale (deterministic and offline); the GPU at full scale."""
+    if scale == "reduced":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise RuntimeError(
+            "COURSE_SCALE=full runs the paper-sized configuration and needs a CUDA GPU, "
+            "and none is visible here. Run on a GPU machine (e.g. Colab with a GPU runtime), "
+            "or unset COURSE_SCALE to run the reduced scale on this CPU."
+        )
+    return torch.device("cuda")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (CPU and CUDA) generators."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class ChapterConfig:
+    """The resolved settings of one chapter: ``cfg.segment_len`` gives the value at the active scale."""
+
+    chapter: str
+    scale: str
+    device: torch.device
+    seed: int
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("values", {})
+        if name in values:
+            return values[name]
+        raise AttributeError(f"chapter {self.__dict__.get('chapter')} has no setting {name!r}; known: {sorted(values)}")
+
+    @property
+    def status_line(self) -> str:
+        return f"chapter {self.chapter} | scale={self.scale} | device={self.device} | torch {torch.__version__} | seed={self.seed}"
+
+
+def chapter_config(chapter: str, seed: int = 0, verbose: bool = True) -> ChapterConfig:
+    """Resolve a chapter's settings at the active scale, seed everything, print one status line."""
+    if chapter not in CHAPTERS:
+        raise KeyError(f"unknown chapter {chapter!r}; chapters with settings: {sorted(CHAPTERS)}")
+    scale = get_scale()
+    device = pick_device(scale)
+    seed_everything(seed)
+    values = {name: getattr(setting, scale) for name, setting in CHAPTERS[chapter].items()}
+    cfg = ChapterConfig(chapter=chapter, scale=scale, device=device, seed=seed, values=values)
+    if verbose:
+        print(cfg.status_line)
+    return cfg
+
+
+def settings_table(chapter: str) -> list[tuple[str, Any, Any, str]]:
+    """Rows (name, reduced, full, note) for a chapter's settings, for display in the notebook."""
+    return [(name, s.reduced, s.full, s.note) for name, s in CHAPTERS[chapter].items()]

@@ -1,0 +1,132 @@
+"""Chapter 01 checkers accept the reference and reject plausible wrong implementations, in words."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from course_lib.attention import infini as ref
+from course_lib.attention.sdpa import scaled_dot_product_attention
+from course_lib.grading import checks_01
+from course_lib.grading.checking import CheckFailed
+
+
+def _sdpa_not_causal(q, k, v, causal=False):
+    return scaled_dot_product_attention(q, k, v)
+
+
+def _sdpa_no_scale(q, k, v, causal=False):
+    return scaled_dot_product_attention(q * math.sqrt(q.shape[-1]), k, v, causal=causal)
+
+
+def _retrieve_no_normaliser(sigma_q, M, z):
+    return sigma_q @ M
+
+
+def _retrieve_nan_on_empty(sigma_q, M, z):
+    return (sigma_q @ M) / (sigma_q @ z.unsqueeze(-1))
+
+
+def _linear_mean_z(sigma_k, v, M, z):
+    return M + sigma_k.transpose(-2, -1) @ v, z + sigma_k.mean(-2)
+
+
+def _linear_keeps_dtype(sigma_k, v, M, z):
+    return M.to(v.dtype) + sigma_k.transpose(-2, -1) @ v, z.to(v.dtype) + sigma_k.sum(-2)
+
+
+def _delta_without_retrieval(sigma_k, v, M, z):
+    return ref.memory_update_linear(sigma_k, v, M, z)
+
+
+def _delta_unnormalised(sigma_k, v, M, z):
+    return M + sigma_k.transpose(-2, -1) @ (v - sigma_k @ M), z + sigma_k.sum(-2)
+
+
+def _gate_swapped(a_mem, a_dot, beta):
+    return ref.gate_mix(a_dot, a_mem, beta)
+
+
+def _gate_no_sigmoid(a_mem, a_dot, beta):
+    g = beta.view(1, -1, 1, 1)
+    return g * a_mem + (1 - g) * a_dot
+
+
+class _WriteThenRead(ref.InfiniAttention):
+    def forward(self, x, state=None):
+        q, k, v = self.split_heads(x)
+        state = state or self.initial_state(x.shape[0])
+        M, z = ref.memory_update_delta(ref.elu_plus_one(k), v, state.M, state.z) if self.memory == "delta" else ref.memory_update_linear(ref.elu_plus_one(k), v, state.M, state.z)
+        a_mem = ref.memory_retrieve(ref.elu_plus_one(q), M, z)
+        a_dot = scaled_dot_product_attention(q, k, v, causal=True)
+        return self.merge_heads(ref.gate_mix(a_mem, a_dot, self.beta)), ref.MemoryState(M, z)
+
+
+class _ForgetsState(ref.InfiniAttention):
+    def forward(self, x, state=None):
+        return super().forward(x, None)
+
+
+class _AlwaysLinear(ref.InfiniAttention):
+    def __init__(self, d_model, num_heads, memory="delta"):
+        super().__init__(d_model, num_heads, memory="linear")
+
+
+def _stream_reference(layer, x, segment_len):
+    outs, state = [], None
+    for seg in x.split(segment_len, dim=1):
+        out, state = layer(seg, state)
+        outs.append(out)
+    return torch.cat(outs, 1), state
+
+
+def _stream_resets(layer, x, segment_len):
+    outs, state = [], None
+    for seg in x.split(segment_len, dim=1):
+        out, state = layer(seg, None)
+        outs.append(out)
+    return torch.cat(outs, 1), state
+
+
+def _stream_one_call(layer, x, segment_len):
+    return layer(x, None)
+
+
+def _not_implemented(*args, **kwargs):
+    raise NotImplementedError()
+
+
+CASES = [
+    (checks_01.check_sdpa, scaled_dot_product_attention, [(_sdpa_not_causal, "not causal"), (_sdpa_no_scale, "sqrt(d_k)")]),
+    (checks_01.check_memory_retrieve, ref.memory_retrieve, [(_retrieve_no_normaliser, "normaliser is missing"), (_retrieve_nan_on_empty, "NaN")]),
+    (checks_01.check_memory_update_linear, ref.memory_update_linear, [(_linear_mean_z, "averages"), (_linear_keeps_dtype, "float32")]),
+    (checks_01.check_memory_update_delta, ref.memory_update_delta, [(_delta_without_retrieval, "linear update"), (_delta_unnormalised, "not normalised")]),
+    (checks_01.check_gate_mix, ref.gate_mix, [(_gate_swapped, "swapped"), (_gate_no_sigmoid, "without the sigmoid")]),
+    (checks_01.check_infini_layer, ref.InfiniAttention, [(_WriteThenRead, "read after it is updated"), (_ForgetsState, "not carried"), (_AlwaysLinear, "follows the linear rule")]),
+    (checks_01.check_stream, _stream_reference, [(_stream_resets, "empty memory"), (_stream_one_call, "one attention call")]),
+]
+
+
+@pytest.mark.parametrize("checker,reference,wrongs", CASES, ids=[c[0].__name__ for c in CASES])
+def test_checker_accepts_reference(checker, reference, wrongs, capsys):
+    checker(reference)
+    assert "✅" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "checker,wrong,expected",
+    [(c[0], w, msg) for c in CASES for w, msg in c[2]],
+    ids=[f"{c[0].__name__}-{w.__name__}" for c in CASES for w, _ in c[2]],
+)
+def test_checker_rejects_wrong_implementation(checker, wrong, expected):
+    with pytest.raises(CheckFailed, match="❌") as err:
+        checker(wrong)
+    assert expected in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("checker", [c[0] for c in CASES], ids=[c[0].__name__ for c in CASES])
+def test_checker_reports_unimplemented_exercise(checker):
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        checker(_not_implemented)
