@@ -153,11 +153,11 @@ def test_repeats_of_one_equal_no_repeats():
 
 def test_training_reduces_loss_and_moves_gates():
     task = PasskeyTask()
-    recipe = PasskeyRecipe(steps=60, batch_size=16, train_len=64, lr=1e-2, filler_repeats_max=4.0)
+    recipe = PasskeyRecipe(steps=60, batch_size=32, train_len=64, lr=1e-2, filler_repeats_max=4.0)
     torch.manual_seed(0)
     model = TinyInfiniLM(InfiniLMConfig(vocab_size=task.vocab_size, **recipe.model))
     losses = train_passkey(model, task, recipe, progress=False)
-    assert sum(losses[-10:]) / 10 < sum(losses[:10]) / 10 - 0.3
+    assert sum(losses[-10:]) / 10 < sum(losses[:10]) / 10 - 1.0
     assert (model.gates() != 0.5).all()
 
 

@@ -21,6 +21,10 @@ def _sdpa_no_scale(q, k, v, causal=False):
     return scaled_dot_product_attention(q * math.sqrt(q.shape[-1]), k, v, causal=causal)
 
 
+def _sdpa_wrong_shape(q, k, v, causal=False):
+    return scaled_dot_product_attention(q, k, v, causal=causal).transpose(-2, -1)
+
+
 def _retrieve_no_normaliser(sigma_q, M, z):
     return sigma_q @ M
 
@@ -99,7 +103,7 @@ def _not_implemented(*args, **kwargs):
 
 
 CASES = [
-    (checks_01.check_sdpa, scaled_dot_product_attention, [(_sdpa_not_causal, "not causal"), (_sdpa_no_scale, "sqrt(d_k)")]),
+    (checks_01.check_sdpa, scaled_dot_product_attention, [(_sdpa_not_causal, "not causal"), (_sdpa_no_scale, "sqrt(d_k)"), (_sdpa_wrong_shape, "has shape")]),
     (checks_01.check_memory_retrieve, ref.memory_retrieve, [(_retrieve_no_normaliser, "normaliser is missing"), (_retrieve_nan_on_empty, "NaN")]),
     (checks_01.check_memory_update_linear, ref.memory_update_linear, [(_linear_mean_z, "averages"), (_linear_keeps_dtype, "float32")]),
     (checks_01.check_memory_update_delta, ref.memory_update_delta, [(_delta_without_retrieval, "linear update"), (_delta_unnormalised, "not normalised")]),

@@ -31,23 +31,38 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from course_lib.attention.tiny_lm import InfiniLMConfig, TinyInfiniLM
+from course_lib.config import CHAPTER_01
 from course_lib.longctx.passkey import POSITIONS, PasskeyBatch, PasskeyTask
+
+
+_REDUCED = {name: setting.reduced for name, setting in CHAPTER_01.items()}  # the numbers live in course_lib.config
+_MODEL_KEYS = ("d_model", "num_heads", "num_layers", "d_ff", "segment_len")
 
 
 @dataclass
 class PasskeyRecipe:
     memory: str = "delta"
-    train_len: int = 256
-    steps: int = 600
-    batch_size: int = 32
-    lr: float = 3e-3
-    gate_lr_multiplier: float = 10.0
+    train_len: int = _REDUCED["train_len"]
+    steps: int = _REDUCED["train_steps"]
+    batch_size: int = _REDUCED["batch_size"]
+    lr: float = _REDUCED["lr"]
+    gate_lr_multiplier: float = _REDUCED["gate_lr_multiplier"]
     weight_decay: float = 0.01
-    filler_repeats_max: float = 1.0  # 1 = plain recipe; e.g. 256 = the fix for a fading memory
+    filler_repeats_max: float = 1.0  # 1 = plain recipe; chapter 01's shipped models use 256
     filler_repeats_ramp: float = 0.5  # fraction of the steps over which log(max repeats) ramps up from 0
     num_passkeys: int = 100
     seed: int = 0
-    model: dict = field(default_factory=lambda: dict(d_model=64, num_heads=2, num_layers=2, d_ff=256, segment_len=32))
+    model: dict = field(default_factory=lambda: {key: _REDUCED[key] for key in _MODEL_KEYS})
+
+    @classmethod
+    def full_scale(cls, memory: str = "delta") -> "PasskeyRecipe":
+        """The paper's passkey fine-tune (§4.2): a 1B model, 5K-token prompts, 400 steps."""
+        one_b = InfiniLMConfig.paper_1b(memory)
+        full = {name: setting.full for name, setting in CHAPTER_01.items()}
+        return cls(
+            memory=memory, train_len=5 * 1024, steps=full["train_steps"], batch_size=full["batch_size"], lr=full["lr"],
+            filler_repeats_max=full["filler_repeats_max"], model={key: getattr(one_b, key) for key in _MODEL_KEYS},
+        )
 
 
 def make_optimizer(model: TinyInfiniLM, lr: float, gate_lr_multiplier: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -93,15 +108,16 @@ def train_passkey(
         opt, max_lr=[g["lr"] for g in opt.param_groups], total_steps=recipe.steps, pct_start=0.1
     )
     losses = []
+    device = next(model.parameters()).device
     model.train()
     for step in tqdm(range(recipe.steps), disable=not progress, desc=f"train {recipe.memory}"):
         batch = task.batch(recipe.batch_size, recipe.train_len, generator=gen)
         repeats = None
         if recipe.filler_repeats_max > 1:
             ramp = min(1.0, (step + 1) / max(1, recipe.filler_repeats_ramp * recipe.steps))
-            repeats = filler_repeats(task, batch, recipe.filler_repeats_max**ramp, gen)
-        logits = model(batch.tokens, last_only=True, repeats=repeats)
-        loss = F.cross_entropy(logits, batch.answers)
+            repeats = filler_repeats(task, batch, recipe.filler_repeats_max**ramp, gen).to(device)
+        logits = model(batch.tokens.to(device), last_only=True, repeats=repeats)
+        loss = F.cross_entropy(logits, batch.answers.to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -117,7 +133,7 @@ def passkey_accuracy(model: TinyInfiniLM, task: PasskeyTask, length: int, depth:
     """Greedy answer (argmax over the whole vocabulary) == passkey, streamed segment by segment."""
     gen = torch.Generator().manual_seed(seed)
     batch = task.batch(samples, length, depth=depth, generator=gen)
-    pred = model.stream(batch.tokens).argmax(-1)
+    pred = model.stream(batch.tokens.to(next(model.parameters()).device)).argmax(-1).cpu()
     return (pred == batch.answers).float().mean().item()
 
 
@@ -145,8 +161,8 @@ def save_model(model: TinyInfiniLM, path: Path, metadata: dict) -> None:
 # The shipped models of chapter 01 (data/MANIFEST.json), each rebuilt by
 # `python -m course_lib.assets build NAME`.
 PASSKEY_ASSETS = {
-    "ch01_passkey_delta": PasskeyRecipe(memory="delta", filler_repeats_max=256.0),
-    "ch01_passkey_linear": PasskeyRecipe(memory="linear", filler_repeats_max=256.0),
+    "ch01_passkey_delta": PasskeyRecipe(memory="delta", filler_repeats_max=_REDUCED["filler_repeats_max"]),
+    "ch01_passkey_linear": PasskeyRecipe(memory="linear", filler_repeats_max=_REDUCED["filler_repeats_max"]),
     # Without memory the model learns only from the ~1 in 8 prompts whose key lands in the last
     # segment, so the baseline gets 2.5x the steps to be a fair one.
     "ch01_passkey_off": PasskeyRecipe(memory="off", steps=1500),
@@ -158,7 +174,7 @@ def build_asset(name: str, out_path: Path, seed: int, quick: bool) -> dict:
     """Train the recipe ``PASSKEY_ASSETS[name]`` and save the model; returns its metrics."""
     recipe = replace(PASSKEY_ASSETS[name], seed=seed)
     if quick:
-        recipe = replace(recipe, steps=60, batch_size=16, train_len=64, lr=1e-2)
+        recipe = replace(recipe, steps=60, batch_size=32, train_len=64, lr=1e-2)
     task = PasskeyTask(recipe.num_passkeys)
     torch.manual_seed(seed)
     model = build_model(recipe, task)
