@@ -34,7 +34,6 @@ class Scaled:
 CHAPTER_01 = {
     "d_model": Scaled(64, 1024),
     "num_heads": Scaled(2, 8),
-    "d_head": Scaled(32, 128),
     "num_layers": Scaled(2, 12),
     "d_ff": Scaled(256, 4096),
     "segment_len": Scaled(32, 2048),
@@ -114,11 +113,17 @@ def chapter_config(chapter: str, seed: int = 0, verbose: bool = True) -> Chapter
     scale = get_scale()
     device = pick_device(scale)
     seed_everything(seed)
-    values = {name: getattr(setting, scale) for name, setting in CHAPTERS[chapter].items()}
-    cfg = ChapterConfig(chapter=chapter, scale=scale, device=device, seed=seed, values=values)
+    cfg = ChapterConfig(chapter=chapter, scale=scale, device=device, seed=seed, values=chapter_values(chapter, scale))
     if verbose:
         print(cfg.status_line)
     return cfg
+
+
+def chapter_values(chapter: str, scale: str) -> dict[str, Any]:
+    """A chapter's settings at ``scale`` (``reduced`` or ``full``), whatever COURSE_SCALE says."""
+    if scale not in SCALES:
+        raise ValueError(f"scale={scale!r}: choose one of {SCALES}")
+    return {name: getattr(setting, scale) for name, setting in CHAPTERS[chapter].items()}
 
 
 def settings_table(chapter: str) -> list[tuple[str, Any, Any, str]]:

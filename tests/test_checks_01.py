@@ -102,15 +102,128 @@ def _not_implemented(*args, **kwargs):
     raise NotImplementedError()
 
 
+def _linear_in_place(sigma_k, v, M, z):
+    M += sigma_k.transpose(-2, -1) @ v
+    z += sigma_k.sum(-2)
+    return M, z
+
+
+def _sdpa_scales_q_in_place(q, k, v, causal=False):
+    q.div_(math.sqrt(q.shape[-1]))
+    return scaled_dot_product_attention(q * math.sqrt(q.shape[-1]), k, v, causal=causal)
+
+
+def _linear_in_bf16(sigma_k, v, M, z):
+    return M + (sigma_k.transpose(-2, -1) @ v).float(), z + sigma_k.sum(-2).float()
+
+
+class _DetachesState(ref.InfiniAttention):
+    def forward(self, x, state=None):
+        out, new = super().forward(x, state)
+        return out, ref.MemoryState(new.M.detach(), new.z.detach())
+
+
+def _stream_forgets_z(layer, x, segment_len):
+    out, state = _stream_reference(layer, x, segment_len)
+    return out, ref.MemoryState(state.M, torch.zeros_like(state.z))
+
+
+def _sdpa_flipped_mask(q, k, v, causal=False):
+    n = q.shape[-2]
+    return scaled_dot_product_attention(q, k, v, mask=torch.ones(n, n, dtype=torch.bool).triu() if causal else None)
+
+
+# Correct implementations written differently from course_lib's: every checker must accept them.
+def _sdpa_torch(q, k, v, causal=False):
+    return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal)
+
+
+def _retrieve_einsum_eps(sigma_q, M, z):
+    num = torch.einsum("bhnk,bhkv->bhnv", sigma_q, M)
+    den = torch.einsum("bhnk,bhk->bhn", sigma_q, z)[..., None]
+    return num / den.clamp_min(1e-30)
+
+
+def _linear_einsum(sigma_k, v, M, z):
+    sigma_k, v = sigma_k.float(), v.float()
+    return M + torch.einsum("bhnk,bhnv->bhkv", sigma_k, v), z + torch.einsum("bhnk->bhk", sigma_k)
+
+
+def _delta_explicit(sigma_k, v, M, z):
+    sigma_k, v = sigma_k.float(), v.float()
+    retrieved = _retrieve_einsum_eps(sigma_k, M, z)
+    return M + sigma_k.transpose(-2, -1) @ (v - retrieved), z + sigma_k.sum(-2)
+
+
+def _gate_lerp(a_mem, a_dot, beta):
+    return torch.lerp(a_dot, a_mem, torch.sigmoid(beta)[None, :, None, None])
+
+
+class _LayerWrittenDifferently(ref.InfiniAttention):
+    def forward(self, x, state=None):
+        q, k, v = self.split_heads(x)
+        a_dot = _sdpa_torch(q, k, v, causal=True)
+        if state is None:
+            state = self.initial_state(x.shape[0])
+        sq, sk = torch.nn.functional.elu(q) + 1, torch.nn.functional.elu(k) + 1
+        a_mem = _retrieve_einsum_eps(sq, state.M, state.z)
+        M, z = (_delta_explicit if self.memory == "delta" else _linear_einsum)(sk, v, state.M, state.z)
+        return self.merge_heads(_gate_lerp(a_mem, a_dot, self.beta)), ref.MemoryState(M, z)
+
+
+def _stream_with_list(layer, x, segment_len):
+    state, outs = None, []
+    for start in range(0, x.shape[1], segment_len):
+        out, state = layer(x[:, start : start + segment_len], state)
+        outs.append(out)
+    return torch.cat(outs, dim=1), state
+
+
 CASES = [
-    (checks_01.check_sdpa, scaled_dot_product_attention, [(_sdpa_not_causal, "not causal"), (_sdpa_no_scale, "sqrt(d_k)"), (_sdpa_wrong_shape, "has shape")]),
+    (checks_01.check_sdpa, scaled_dot_product_attention, [(_sdpa_not_causal, "not causal"), (_sdpa_no_scale, "sqrt(d_k)"), (_sdpa_wrong_shape, "has shape"), (_sdpa_flipped_mask, "flipped"), (_sdpa_scales_q_in_place, "in place")]),
     (checks_01.check_memory_retrieve, ref.memory_retrieve, [(_retrieve_no_normaliser, "normaliser is missing"), (_retrieve_nan_on_empty, "NaN")]),
-    (checks_01.check_memory_update_linear, ref.memory_update_linear, [(_linear_mean_z, "averages"), (_linear_keeps_dtype, "float32")]),
+    (checks_01.check_memory_update_linear, ref.memory_update_linear, [(_linear_mean_z, "averages"), (_linear_keeps_dtype, "float32"), (_linear_in_place, "in place"), (_linear_in_bf16, "bfloat16")]),
     (checks_01.check_memory_update_delta, ref.memory_update_delta, [(_delta_without_retrieval, "linear update"), (_delta_unnormalised, "not normalised")]),
     (checks_01.check_gate_mix, ref.gate_mix, [(_gate_swapped, "swapped"), (_gate_no_sigmoid, "without the sigmoid")]),
-    (checks_01.check_infini_layer, ref.InfiniAttention, [(_WriteThenRead, "read after it is updated"), (_ForgetsState, "not carried"), (_AlwaysLinear, "follows the linear rule")]),
-    (checks_01.check_stream, _stream_reference, [(_stream_resets, "empty memory"), (_stream_one_call, "one attention call")]),
+    (checks_01.check_infini_layer, ref.InfiniAttention, [(_WriteThenRead, "read after it is updated"), (_ForgetsState, "not carried"), (_AlwaysLinear, "follows the linear rule"), (_DetachesState, "gradients")]),
+    (checks_01.check_stream, _stream_reference, [(_stream_resets, "empty memory"), (_stream_one_call, "one attention call"), (_stream_forgets_z, "normaliser z")]),
 ]
+
+VALID_ALTERNATIVES = [
+    (checks_01.check_sdpa, _sdpa_torch),
+    (checks_01.check_memory_retrieve, _retrieve_einsum_eps),
+    (checks_01.check_memory_update_linear, _linear_einsum),
+    (checks_01.check_memory_update_delta, _delta_explicit),
+    (checks_01.check_gate_mix, _gate_lerp),
+    (checks_01.check_infini_layer, _LayerWrittenDifferently),
+    (checks_01.check_stream, _stream_with_list),
+]
+
+
+@pytest.mark.parametrize("checker,implementation", VALID_ALTERNATIVES, ids=[f.__name__ for _, f in VALID_ALTERNATIVES])
+def test_checker_accepts_other_correct_implementations(checker, implementation, capsys):
+    checker(implementation)
+    assert "✅" in capsys.readouterr().out
+
+
+def test_checker_names_the_unfinished_exercise_it_depends_on():
+    def delta_using_unsolved_retrieve(sigma_k, v, M, z):
+        return _not_implemented_retrieve(sigma_k, M, z)
+
+    with pytest.raises(CheckFailed, match="calls `_not_implemented_retrieve`"):
+        checks_01.check_memory_update_delta(delta_using_unsolved_retrieve)
+
+
+def _not_implemented_retrieve(sigma_q, M, z):
+    raise NotImplementedError()
+
+
+def test_checks_do_not_change_the_global_random_state():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    checks_01.check_infini_layer(ref.InfiniAttention)
+    assert torch.equal(torch.rand(3), expected)
 
 
 @pytest.mark.parametrize("checker,reference,wrongs", CASES, ids=[c[0].__name__ for c in CASES])

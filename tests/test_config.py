@@ -60,3 +60,9 @@ def test_widget_builds_controls_when_enabled(monkeypatch):
     assert (slider.min, slider.max, slider.value) == (0, 9, 4)
     slider.value = 7
     assert calls[-1] == 7
+
+
+def test_widget_control_errors_are_clear(monkeypatch):
+    monkeypatch.setenv("COURSE_WIDGETS", "static")
+    with pytest.raises(TypeError, match="lo, hi"):
+        widgets.explore(lambda segment: None, segment=5)

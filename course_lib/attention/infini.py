@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from course_lib.attention.mha import MultiHeadAttention
@@ -21,8 +20,13 @@ MEMORY_RULES = ("linear", "delta", "off")
 
 
 def elu_plus_one(x: torch.Tensor) -> torch.Tensor:
-    r""":math:`\sigma(x) = \mathrm{ELU}(x) + 1`, the positive feature map of the memory path (2404.07143, §3.1.2)."""
-    return F.elu(x) + 1.0
+    r""":math:`\sigma(x) = \mathrm{ELU}(x) + 1`, the positive feature map of the memory path (2404.07143, §3.1.2).
+
+    Computed as :math:`x + 1` for :math:`x > 0` and :math:`e^x` otherwise (the same function):
+    ``F.elu(x) + 1`` rounds :math:`e^x - 1 + 1` near 1 and loses every value below about 6e-8,
+    which is where a well-trained model puts the keys of the tokens it wants to forget.
+    """
+    return torch.where(x > 0, x + 1.0, torch.exp(torch.clamp(x, max=0.0)))
 
 
 def _safe_divide(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
@@ -72,7 +76,7 @@ def memory_update_delta(
 
     Only what the memory does not already return for these keys is written; z is updated as
     in the linear rule (eq. 4). With ``repeats`` (training only), a token repeated r times adds
-    r times to z, while M, which the delta rule saturates, is written once.
+    r times to z and is written to M once (a heuristic, see :mod:`course_lib.attention.passkey_training`).
     """
     sigma_k, v = sigma_k.float(), v.float()
     already = memory_retrieve(sigma_k, M, z)  # (B, H, N, d_v)

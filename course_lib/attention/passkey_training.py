@@ -12,9 +12,11 @@ trained at 256 tokens learns keys that stand out against 256 tokens of filler, n
 read fades as z grows. So during training every filler token of a prompt is written as if
 it came r times in a row, with r drawn log-uniformly in [1, R] per prompt, R growing
 from 1 to ``filler_repeats_max`` over the first ``filler_repeats_ramp`` of the steps (a model
-that starts from scratch cannot find a key drowned 256 times; for the delta rule, whose M
-saturates on repeated content, only z is multiplied). The gradient still flows through
-``train_len`` tokens only.
+that starts from scratch cannot find a key drowned 256 times). For the linear rule this is
+exactly what r copies of a token add to M and z. For the delta rule it is a heuristic: z
+gets r times the token, M gets it once (r real copies would make the delta rule write the
+shortfall left by the growing z again, about half a copy each time). The gradient still
+flows through ``train_len`` tokens only.
 """
 
 from __future__ import annotations
@@ -31,11 +33,11 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from course_lib.attention.tiny_lm import InfiniLMConfig, TinyInfiniLM
-from course_lib.config import CHAPTER_01
+from course_lib.config import chapter_values
 from course_lib.longctx.passkey import POSITIONS, PasskeyBatch, PasskeyTask
 
 
-_REDUCED = {name: setting.reduced for name, setting in CHAPTER_01.items()}  # the numbers live in course_lib.config
+_REDUCED = chapter_values("01", "reduced")  # the numbers live in course_lib.config
 _MODEL_KEYS = ("d_model", "num_heads", "num_layers", "d_ff", "segment_len")
 
 
@@ -58,7 +60,7 @@ class PasskeyRecipe:
     def full_scale(cls, memory: str = "delta") -> "PasskeyRecipe":
         """The paper's passkey fine-tune (§4.2): a 1B model, 5K-token prompts, 400 steps."""
         one_b = InfiniLMConfig.paper_1b(memory)
-        full = {name: setting.full for name, setting in CHAPTER_01.items()}
+        full = chapter_values("01", "full")
         return cls(
             memory=memory, train_len=5 * 1024, steps=full["train_steps"], batch_size=full["batch_size"], lr=full["lr"],
             filler_repeats_max=full["filler_repeats_max"], model={key: getattr(one_b, key) for key in _MODEL_KEYS},
@@ -86,13 +88,14 @@ def build_model(recipe: PasskeyRecipe, task: PasskeyTask) -> TinyInfiniLM:
 
 def filler_repeats(task: PasskeyTask, batch: PasskeyBatch, repeats_max: float, generator: torch.Generator) -> torch.Tensor:
     """(B, T) write weights: r (log-uniform in [1, repeats_max], one per prompt) on the filler, 1 on
-    the key sentence and the question."""
+    the intro, the key sentence and the question (they occur once in a prompt of any length)."""
     B, T = batch.tokens.shape
     r = torch.exp(torch.rand(B, generator=generator) * math.log(repeats_max))
     weights = r[:, None].expand(B, T).clone()
     pos = torch.arange(T)[None, :]
     in_key = (pos >= batch.key_start[:, None]) & (pos < batch.key_start[:, None] + task.key_len)
     weights[in_key] = 1.0
+    weights[:, : task.intro_len] = 1.0
     weights[:, T - task.question_len :] = 1.0
     return weights
 
@@ -176,10 +179,15 @@ def build_asset(name: str, out_path: Path, seed: int, quick: bool) -> dict:
     if quick:
         recipe = replace(recipe, steps=60, batch_size=32, train_len=64, lr=1e-2)
     task = PasskeyTask(recipe.num_passkeys)
-    torch.manual_seed(seed)
-    model = build_model(recipe, task)
-    start = time.perf_counter()
-    losses = train_passkey(model, task, recipe, progress=not quick)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread, so that a rebuild on the same machine gives the same bytes
+    try:
+        torch.manual_seed(seed)
+        model = build_model(recipe, task)
+        start = time.perf_counter()
+        losses = train_passkey(model, task, recipe, progress=not quick)
+    finally:
+        torch.set_num_threads(threads)
     metrics = {
         "loss_start": sum(losses[:10]) / len(losses[:10]),
         "loss_end": sum(losses[-10:]) / len(losses[-10:]),
@@ -188,7 +196,7 @@ def build_asset(name: str, out_path: Path, seed: int, quick: bool) -> dict:
     if not quick:
         for pos, depth in POSITIONS.items():
             metrics[f"accuracy_{recipe.train_len}_{pos}"] = passkey_accuracy(model, task, recipe.train_len, depth, 64)
-    save_model(model, out_path, {"recipe": asdict(recipe), "metrics": metrics})
+    save_model(model, out_path, {"recipe": asdict(recipe)})  # no timings in the file: rebuilds are byte-identical
     return metrics
 
 

@@ -45,8 +45,12 @@ class InfiniLMConfig:
 
     @classmethod
     def paper_lm(cls, memory: str = "linear") -> "InfiniLMConfig":
-        """The paper's long-context LM: 12 layers, 8 heads of 128, FFN 4096, segment 2048 (§4.1)."""
-        return cls(vocab_size=32000, d_model=1024, num_heads=8, num_layers=12, d_ff=4096, segment_len=2048, memory=memory)
+        """The paper's long-context LM (§4.1): 12 layers, 8 heads of 128, FFN 4096, segment 2048,
+        with a 32K SentencePiece vocabulary; the sizes come from ``course_lib.config`` (full column)."""
+        from course_lib.config import chapter_values
+
+        full = chapter_values("01", "full")
+        return cls(vocab_size=32000, memory=memory, **{key: full[key] for key in ("d_model", "num_heads", "num_layers", "d_ff", "segment_len")})
 
     @classmethod
     def paper_1b(cls, memory: str = "delta") -> "InfiniLMConfig":

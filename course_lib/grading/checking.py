@@ -22,18 +22,53 @@ def passed(check_id: str, title: str) -> None:
     print(f"✅ {check_id} {title}: correct")
 
 
+def _tensors_in(values: Iterable[Any]) -> list[torch.Tensor]:
+    """The tensors among ``values`` and inside their attributes (e.g. a MemoryState's M and z)."""
+    found = []
+    for value in values:
+        if isinstance(value, torch.Tensor):
+            found.append(value)
+        elif hasattr(value, "__dataclass_fields__"):
+            found.extend(v for v in vars(value).values() if isinstance(v, torch.Tensor))
+    return found
+
+
+def _innermost_function(err: BaseException) -> str:
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code.co_name if tb is not None else "?"
+
+
 def call(fn: Callable, *args: Any, what: str, **kwargs: Any) -> Any:
-    """Run the learner's ``fn``; an exception becomes a CheckFailed naming ``what`` was called."""
+    """Run the learner's ``fn``; an exception becomes a CheckFailed naming ``what`` was called.
+
+    The tensor arguments must come back unchanged: an in-place update (``M += ...``) breaks
+    autograd when the function is trained, so it is reported here, in words.
+    """
     if not callable(fn):
         raise CheckFailed(f"{what}: expected a function or class, got {type(fn).__name__}")
+    inputs = _tensors_in(list(args) + list(kwargs.values()))
+    originals = [t.detach().clone() for t in inputs]
     try:
-        return fn(*args, **kwargs)
-    except NotImplementedError:
-        raise CheckFailed(f"{what} is not implemented yet: replace `raise NotImplementedError()` with your code") from None
+        result = fn(*args, **kwargs)
+    except NotImplementedError as err:
+        inner = _innermost_function(err)
+        own = getattr(fn, "__name__", None)
+        if inner in (own, "forward", "__init__"):
+            raise CheckFailed(f"{what} is not implemented yet: replace `raise NotImplementedError()` with your code") from None
+        raise CheckFailed(f"{what} calls `{inner}`, which is not implemented yet: finish that exercise first") from None
     except CheckFailed:
         raise
     except Exception as err:  # the learner's bug: report it in words, not as a traceback in the checker
         raise CheckFailed(f"{what} raised {type(err).__name__}: {err}") from err
+    for number, (tensor, original) in enumerate(zip(inputs, originals)):
+        if not torch.equal(tensor.detach(), original):
+            raise CheckFailed(
+                f"{what} changed its input tensor #{number + 1} in place (e.g. `M += ...` or `q.div_(...)`): "
+                "autograd needs inputs unchanged, so build a new tensor instead (`M_new = M + ...`)"
+            )
+    return result
 
 
 def expect_tensor(x: Any, what: str, shape: Iterable[int] | None = None, dtype: torch.dtype | None = None) -> torch.Tensor:
@@ -84,7 +119,8 @@ def expect_close(
 def run(check_id: str, title: str, body: Callable[[], None]) -> None:
     """Run a checker body; print the success line or raise CheckFailed with the id and title in front."""
     try:
-        body()
+        with torch.random.fork_rng():  # a check must not change the random numbers of the cells after it
+            body()
     except CheckFailed as err:
         raise CheckFailed(f"❌ {check_id} {title}: {err}") from None
     passed(check_id, title)

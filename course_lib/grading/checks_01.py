@@ -27,17 +27,22 @@ def check_sdpa(fn) -> None:
         for seed, (B, H, N, d_k, d_v) in enumerate([(2, 2, 5, 4, 3), (1, 3, 8, 16, 16), (2, 1, 1, 8, 2)]):
             q, k, v = _randn(B, H, N, d_k, seed=seed), _randn(B, H, N, d_k, seed=seed + 10), _randn(B, H, N, d_v, seed=seed + 20)
             for causal in (False, True):
-                out = call(fn, q, k, v, causal=causal, what=f"scaled_dot_product_attention(causal={causal})")
+                mask = torch.ones(N, N, dtype=torch.bool).tril() if causal else None
                 scores = q @ k.transpose(-2, -1)
                 wrong = {
-                    "the scores are not divided by sqrt(d_k)": torch.softmax(scores, -1) @ v,
-                    "the scores are divided by d_k instead of sqrt(d_k)": torch.softmax(scores / d_k, -1) @ v,
-                    "the softmax runs over the queries (dim -2) instead of the keys (dim -1)": torch.softmax(scores / math.sqrt(d_k), -2) @ v,
+                    "the scores are not divided by sqrt(d_k)": _softmax_av(scores, v, mask),
+                    "the scores are divided by d_k instead of sqrt(d_k)": _softmax_av(scores / d_k, v, mask),
                 }
                 if causal:
                     wrong["it is not causal: query i still attends to keys after i"] = ref_sdpa(q, k, v, causal=False)
                     wrong["the mask hides the diagonal too: query i must see key i"] = _strict_causal(q, k, v)
-                expect_close(out, ref_sdpa(q, k, v, causal=causal), f"the output for shape {(B, H, N, d_k)}, causal={causal}", wrong_variants=wrong)
+                    if N > 1:
+                        wrong["the mask is flipped: query i sees keys i, i+1, ... (the future) instead of 0..i"] = ref_sdpa(q, k, v, mask=mask.T)
+                else:
+                    wrong["the softmax runs over the queries (dim -2) instead of the keys (dim -1)"] = torch.softmax(scores / math.sqrt(d_k), -2) @ v
+                expected = ref_sdpa(q, k, v, causal=causal)
+                out = call(fn, q, k, v, causal=causal, what=f"scaled_dot_product_attention(causal={causal})")
+                expect_close(out, expected, f"the output for shape {(B, H, N, d_k)}, causal={causal}", wrong_variants=wrong)
         q, k, v = _randn(1, 1, 6, 4, seed=7), _randn(1, 1, 6, 4, seed=8), _randn(1, 1, 6, 4, seed=9)
         k2, v2 = k.clone(), v.clone()
         k2[..., 3:, :] += 5.0
@@ -48,6 +53,12 @@ def check_sdpa(fn) -> None:
             raise CheckFailed("changing keys/values at positions 3.. changed the outputs at positions 0..2: the mask is not causal")
 
     run("01-1", "causal scaled dot-product attention", body)
+
+
+def _softmax_av(scores: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.softmax(scores, -1) @ v
 
 
 def _strict_causal(q, k, v):
@@ -72,11 +83,10 @@ def check_memory_retrieve(fn) -> None:
     def body() -> None:
         for seed in range(3):
             sigma_q, _, _, M, z = _memory_inputs(seed * 7)
-            out = call(fn, sigma_q, M, z, what="memory_retrieve")
+            out = call(fn, sigma_q, M, z, what="memory_retrieve")  # reference computed below from unchanged inputs
             wrong = {
                 "the normaliser is missing: divide sigma(Q) M by sigma(Q) z": sigma_q @ M,
                 "the normaliser sums z without weighting it by sigma(Q)": (sigma_q @ M) / z.sum(-1)[..., None, None],
-                "sigma(Q) M is divided by z elementwise-broadcast instead of by the dot product sigma(Q) z": (sigma_q @ M) / (sigma_q * z[:, :, None, :]).sum(-1, keepdim=True).sqrt(),
             }
             expect_close(out, ref.memory_retrieve(sigma_q, M, z), "A_mem", wrong_variants=wrong)
         sigma_q = ref.elu_plus_one(_randn(1, 2, 4, 4, seed=3))
@@ -94,7 +104,7 @@ def check_memory_update_linear(fn) -> None:
     def body() -> None:
         for seed in range(3):
             _, sigma_k, v, M, z = _memory_inputs(seed * 11)
-            out = call(fn, sigma_k, v, M.clone(), z.clone(), what="memory_update_linear")
+            out = call(fn, sigma_k, v, M, z, what="memory_update_linear")
             if not (isinstance(out, tuple) and len(out) == 2):
                 raise CheckFailed("memory_update_linear must return the pair (M_new, z_new)")
             M_ref, z_ref = ref.memory_update_linear(sigma_k, v, M, z)
@@ -108,9 +118,14 @@ def check_memory_update_linear(fn) -> None:
             })
             if out[0].dtype != torch.float32:
                 raise CheckFailed(f"M_s is {out[0].dtype}: accumulate the memory in float32 (bf16 states overflow)")
-        half = call(fn, *[t.bfloat16() for t in _memory_inputs(5)[1:3]], torch.zeros(2, 2, 4, 3), torch.zeros(2, 2, 4), what="memory_update_linear with bfloat16 K, V")
+        sigma_k16, v16 = [10 * t.bfloat16() for t in _memory_inputs(5)[1:3]]
+        M0, z0 = torch.zeros(2, 2, 4, 3), torch.zeros(2, 2, 4)
+        half = call(fn, sigma_k16, v16, M0, z0, what="memory_update_linear with bfloat16 K, V")
         if half[0].dtype != torch.float32 or half[1].dtype != torch.float32:
             raise CheckFailed("with bfloat16 sigma(K) and V, M and z must still be float32: cast K and V with .float() first")
+        M32, z32 = ref.memory_update_linear(sigma_k16.float(), v16.float(), M0, z0)
+        if not (torch.allclose(half[0], M32, rtol=1e-6, atol=1e-6) and torch.allclose(half[1], z32, rtol=1e-6, atol=1e-6)):
+            raise CheckFailed("with bfloat16 inputs the update is computed in bfloat16 and cast afterwards: cast K and V to float32 *before* the product")
 
     run("01-3", "linear memory update (eq. 4)", body)
 
@@ -121,7 +136,7 @@ def check_memory_update_delta(fn) -> None:
     def body() -> None:
         for seed in range(3):
             _, sigma_k, v, M, z = _memory_inputs(seed * 13)
-            out = call(fn, sigma_k, v, M.clone(), z.clone(), what="memory_update_delta")
+            out = call(fn, sigma_k, v, M, z, what="memory_update_delta")
             if not (isinstance(out, tuple) and len(out) == 2):
                 raise CheckFailed("memory_update_delta must return the pair (M_new, z_new)")
             M_ref, z_ref = ref.memory_update_delta(sigma_k, v, M, z)
@@ -199,6 +214,28 @@ def _read_after_write(layer: ref.InfiniAttention, x: torch.Tensor, state: ref.Me
     return layer.merge_heads(ref.gate_mix(a_mem, a_dot, layer.beta))
 
 
+def _check_layer_gradients(make_layer, what: str) -> None:
+    """Training back-propagates through the memory: the gradients must match the reference's."""
+    torch.manual_seed(0)
+    reference = ref.InfiniAttention(16, 2, memory="delta")
+    layer = call(make_layer, 16, 2, "delta", what=f"{what}(16, 2, 'delta')")
+    layer.load_state_dict(reference.state_dict())
+    segs = [_randn(2, 6, 16, seed=s) for s in range(2)]
+    grads = []
+    for module in (reference, layer):
+        state = None
+        for i, x in enumerate(segs):
+            out, state = call(module, x, state, what=f"{what}.forward on segment {i} (with gradients)")
+        call(out.sum().backward, what=f"backward through {what}")
+        grads.append((module.qkv.weight.grad, module.beta.grad))
+    (qkv_ref, beta_ref), (qkv, beta) = grads
+    if qkv is None or beta is None or not (torch.allclose(qkv, qkv_ref, atol=1e-4, rtol=1e-3) and torch.allclose(beta, beta_ref, atol=1e-4, rtol=1e-3)):
+        raise CheckFailed(
+            "the outputs are right but the gradients are not: something cuts the graph (a .detach(), .item(), "
+            "torch.no_grad() or .data on the memory state?) so training could not learn through the memory"
+        )
+
+
 def check_infini_layer(make_layer) -> None:
     """01-6: the Infini-attention layer forward over one segment with a streaming state."""
 
@@ -206,6 +243,7 @@ def check_infini_layer(make_layer) -> None:
         with torch.no_grad():
             for memory in ("linear", "delta"):
                 _check_layer_outputs(make_layer, memory, "your Infini-attention layer")
+        _check_layer_gradients(make_layer, "your Infini-attention layer")
 
     run("01-6", "Infini-attention layer (read, update, gate)", body)
 
@@ -234,5 +272,6 @@ def check_stream(fn) -> None:
             if not isinstance(state, ref.MemoryState):
                 raise CheckFailed(f"the final state must be a MemoryState, got {type(state).__name__}")
             expect_close(state.M, st.M, "the final memory M")
+            expect_close(state.z, st.z, "the final normaliser z")
 
     run("01-7", "streaming segment loop", body)

@@ -10,7 +10,9 @@ A prompt hides a passkey inside a long repetitive filler and asks for it at the 
     What is the pass key? The pass key is
 
 The answer is the next token. The reduced scale uses a word-level vocabulary and a passkey
-that is one token out of ``num_passkeys`` numbers (chance = 1 / num_passkeys).
+that is one token out of ``num_passkeys`` numbers (chance = 1 / num_passkeys). The key
+sentence sits between two filler sentences; the filler is cut to give the prompt its exact
+length, so the sentence before the question may be cut short.
 """
 
 from __future__ import annotations
@@ -49,7 +51,9 @@ class PasskeyTask:
         self._intro = self.encode(INTRO)
         self._filler = self.encode(FILLER)
         self._question = self.encode(QUESTION)
+        self._period = self.index["."]
         self.key_len = len(self.encode(KEY_SENTENCE.format(key=0)))
+        self.intro_len = len(self._intro)
         self.question_len = len(self._question)
         self.min_length = len(self._intro) + self.question_len + self.key_len
 
@@ -81,8 +85,10 @@ class PasskeyTask:
         n_filler = length - len(self._intro) - len(key) - len(self._question)
         if n_filler < 0:
             raise ValueError(f"length={length} is too short for a passkey prompt (at least {self.min_length} tokens)")
-        before = round(depth * n_filler)
         filler = self._filler_tokens(n_filler)
+        # the key goes between two filler sentences, at the sentence boundary nearest to the depth
+        boundaries = [i for i in range(n_filler + 1) if i == 0 or filler[i - 1] == self._period]
+        before = min(boundaries, key=lambda i: abs(i - depth * n_filler))
         ids = self._intro + filler[:before] + key + filler[before:] + self._question
         return ids, len(self._intro) + before
 
