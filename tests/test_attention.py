@@ -13,6 +13,7 @@ from course_lib.attention import (
     MultiHeadAttention,
     TinyInfiniLM,
     causal_mask,
+    elu_plus_one,
     memory_retrieve,
     memory_update_delta,
     memory_update_linear,
@@ -196,3 +197,30 @@ def test_key_sentence_sits_between_filler_sentences():
     for depth in (0.0, 0.3, 0.5, 0.77, 1.0):
         ids, key_at = task.prompt(300, depth, passkey=7)
         assert task.decode(ids[key_at - 1 : key_at]) == "."
+
+
+def test_filler_repeats_with_a_layer_that_cannot_take_them_is_a_clear_error():
+    from course_lib.attention.mha import MultiHeadAttention
+
+    class LocalOnly(MultiHeadAttention):
+        def __init__(self, d_model, num_heads, memory):
+            super().__init__(d_model, num_heads)
+
+        def forward(self, x, state=None):
+            return super().forward(x), state
+
+    model = TinyInfiniLM(InfiniLMConfig(vocab_size=30, d_model=16, num_heads=2, num_layers=1, d_ff=32, segment_len=4), attention=LocalOnly)
+    with pytest.raises(TypeError, match="filler_repeats_max=1"):
+        model(torch.randint(30, (1, 8)), repeats=torch.ones(1, 8))
+
+
+def test_memory_stays_float32_under_autocast():
+    torch.manual_seed(0)
+    layer = InfiniAttention(16, 2, memory="linear")
+    x = torch.randn(2, 6, 16)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        _, state = layer(x)
+        _, k, v = layer.split_heads(x)  # bf16 projections, as the layer saw them
+    expected_M, _ = memory_update_linear(elu_plus_one(k.float()), v.float(), torch.zeros_like(state.M), torch.zeros_like(state.z))
+    assert state.M.dtype == torch.float32
+    torch.testing.assert_close(state.M, expected_M, rtol=1e-5, atol=1e-5)  # a bf16 matmul would be off by ~1e-2

@@ -8,6 +8,7 @@ The state ``(M, z)`` has a fixed size, whatever the length of the stream.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -98,6 +99,13 @@ def gate_mix(a_mem: torch.Tensor, a_dot: torch.Tensor, beta: torch.Tensor) -> to
     return g * a_mem.to(a_dot.dtype) + (1 - g) * a_dot
 
 
+def _no_autocast(x: torch.Tensor) -> contextlib.AbstractContextManager:
+    """Switch autocast off on x's device (it would run the memory's matmuls in bf16/fp16)."""
+    if x.device.type in ("cpu", "cuda"):
+        return torch.autocast(device_type=x.device.type, enabled=False)
+    return contextlib.nullcontext()
+
+
 @dataclass
 class MemoryState:
     """The streaming state of one Infini-attention layer: memory M (B, H, d_k, d_v) and normaliser z (B, H, d_k)."""
@@ -151,8 +159,9 @@ class InfiniAttention(MultiHeadAttention):
             return self.merge_heads(a_dot), state
         if state is None:
             state = self.initial_state(x.shape[0], x.device)
-        sigma_q, sigma_k = elu_plus_one(q), elu_plus_one(k)
-        a_mem = memory_retrieve(sigma_q.float(), state.M, state.z)  # read M_{s-1} first
         update = memory_update_delta if self.memory == "delta" else memory_update_linear
-        M, z = update(sigma_k, v, state.M, state.z, repeats)  # then write M_s
+        with _no_autocast(x):  # the memory path runs in float32, even in a mixed-precision run
+            sigma_q, sigma_k = elu_plus_one(q.float()), elu_plus_one(k.float())
+            a_mem = memory_retrieve(sigma_q, state.M, state.z)  # read M_{s-1} first
+            M, z = update(sigma_k, v.float(), state.M, state.z, repeats)  # then write M_s
         return self.merge_heads(gate_mix(a_mem, a_dot, self.beta)), MemoryState(M, z)

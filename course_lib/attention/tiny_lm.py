@@ -71,8 +71,15 @@ class Block(nn.Module):
     def forward(
         self, x: torch.Tensor, state: MemoryState | None, repeats: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, MemoryState | None]:
-        extra = () if repeats is None else (repeats,)
-        a, state = self.attn(self.norm1(x), state, *extra)
+        if repeats is None:
+            a, state = self.attn(self.norm1(x), state)
+        elif isinstance(self.attn, InfiniAttention):
+            a, state = self.attn(self.norm1(x), state, repeats)
+        else:
+            raise TypeError(
+                f"filler repeats (PasskeyRecipe.filler_repeats_max > 1) need course_lib's InfiniAttention, which takes "
+                f"`repeats`; {type(self.attn).__name__} does not: train it with filler_repeats_max=1"
+            )
         x = x + a
         return x + self.mlp(self.norm2(x)), state
 
