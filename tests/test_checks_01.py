@@ -179,6 +179,13 @@ def _stream_with_list(layer, x, segment_len):
     return torch.cat(outs, dim=1), state
 
 
+def _own(reference):
+    """The reference, as a learner's own code would be: defined outside course_lib."""
+    if isinstance(reference, type):
+        return type(f"My{reference.__name__}", (reference,), {"__module__": __name__})
+    return lambda *args, **kwargs: reference(*args, **kwargs)
+
+
 CASES = [
     (checks_01.check_sdpa, scaled_dot_product_attention, [(_sdpa_not_causal, "not causal"), (_sdpa_no_scale, "sqrt(d_k)"), (_sdpa_wrong_shape, "has shape"), (_sdpa_flipped_mask, "flipped"), (_sdpa_scales_q_in_place, "in place")]),
     (checks_01.check_memory_retrieve, ref.memory_retrieve, [(_retrieve_no_normaliser, "normaliser is missing"), (_retrieve_nan_on_empty, "NaN")]),
@@ -222,13 +229,13 @@ def test_checks_do_not_change_the_global_random_state():
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    checks_01.check_infini_layer(ref.InfiniAttention)
+    checks_01.check_infini_layer(_own(ref.InfiniAttention))
     assert torch.equal(torch.rand(3), expected)
 
 
 @pytest.mark.parametrize("checker,reference,wrongs", CASES, ids=[c[0].__name__ for c in CASES])
 def test_checker_accepts_reference(checker, reference, wrongs, capsys):
-    checker(reference)
+    checker(_own(reference))
     assert "✅" in capsys.readouterr().out
 
 
@@ -247,3 +254,22 @@ def test_checker_rejects_wrong_implementation(checker, wrong, expected):
 def test_checker_reports_unimplemented_exercise(checker):
     with pytest.raises(CheckFailed, match="not implemented yet"):
         checker(_not_implemented)
+
+
+def test_checker_refuses_course_libs_own_reference():
+    with pytest.raises(CheckFailed, match="course_lib's reference"):
+        checks_01.check_memory_retrieve(ref.memory_retrieve)
+    with pytest.raises(CheckFailed, match="course_lib's reference"):
+        checks_01.check_infini_layer(ref.InfiniAttention)
+
+
+def test_a_warning_does_not_fail_a_correct_function(capsys):
+    import warnings
+
+    def retrieve_with_warning(sigma_q, M, z):
+        warnings.warn("learner's debug warning")
+        return ref.memory_retrieve(sigma_q, M, z)
+
+    checks_01.check_memory_retrieve(retrieve_with_warning)
+    captured = capsys.readouterr()
+    assert "✅" in captured.out and "debug warning" not in captured.err

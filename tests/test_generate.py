@@ -149,6 +149,13 @@ def test_learner_notebook_in_sync_with_solution(solution):
     )
 
 
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda path: path.name)
+def test_solution_notebook_is_stored_clean(solution):
+    assert generate.solution_is_clean(solution), (
+        f"{solution} carries metadata noise or stale badges: run `python -m course_lib.authoring.generate --clean-solutions`"
+    )
+
+
 def test_no_learner_notebook_without_solution():
     assert not generate.orphan_notebooks(REPO_ROOT / "solutions", REPO_ROOT / "notebooks")
 

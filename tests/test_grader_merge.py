@@ -78,15 +78,17 @@ def test_edited_check_cell_is_restored_even_with_its_tags_removed():
     assert _ids(merged) == _ids(_reference())
 
 
-def test_moved_check_cell_is_matched_by_tag_not_position():
+def test_moved_check_cell_goes_back_after_its_exercise():
     learner = _learner()
     check = learner.cells.pop(3)
     check.id = "renamed"
     check.source = "print('fake')"
     learner.cells.append(check)
-    merged, _ = merge_checks(learner, _reference())
-    assert merged.cells[-1].source == "# NBVAL_CHECK_OUTPUT\ncheck_f(f)"
-    assert merged.cells[-1].id == "check-01-1" and _ids(merged).count("check-01-1") == 1
+    merged, notes = merge_checks(learner, _reference())
+    ids = _ids(merged)
+    assert ids.count("check-01-1") == 1 and ids.index("check-01-1") == ids.index("exercise-01-1") + 1
+    assert merged.cells[ids.index("check-01-1")].source == "# NBVAL_CHECK_OUTPUT\ncheck_f(f)"
+    assert any("moved away from its exercise" in note for note in notes)
 
 
 def test_deleted_check_cell_is_reinserted_after_its_exercise():
@@ -147,3 +149,29 @@ def test_reference_without_checks_or_outputs_is_an_error():
 
 def test_title_comes_from_the_reference_check_line():
     assert check_title(_reference().cells[3], "01-1") == "the f"
+
+
+def test_cells_that_reach_into_the_checks_are_named_for_the_teacher():
+    learner = _learner()
+    learner.cells.insert(2, _code("from course_lib.grading import checks_01\nsetattr(checks_01, 'check_f', print)", "sneaky"))
+    learner.cells[3].source = "def f(): return 1  # my own"  # an ordinary edit of an exercise: not flagged
+    _, notes = merge_checks(learner, _reference())
+    flagged = [note for note in notes if "review it by hand" in note]
+    assert len(flagged) == 1 and "'sneaky'" in flagged[0] and "setattr" in flagged[0]
+
+
+def test_report_counts_failed_cells_outside_the_checks():
+    from pathlib import Path
+
+    from course_lib.grading.grader import CellResult, GradeResult, GradeRow
+
+    result = GradeResult(
+        Path("nb.ipynb"), Path("sol.ipynb"),
+        rows=[GradeRow("01-1", "the f", True, "", "check-01-1")],
+        cells=[
+            CellResult("check-01-1", True, "passed", "", 0.1),
+            CellResult("experiment", False, "failed", "AssertionError: claim", 0.1),
+            CellResult("setup", True, "passed", "", 0.1),
+        ],
+    )
+    assert "other cells: 1 of 2 failed (first: experiment: AssertionError: claim)" in result.table()

@@ -141,14 +141,24 @@ def clean_solution(path: str | Path) -> bool:
     Returns whether the file changed.
     """
     path = Path(path)
+    before, after = _cleaned(path)
+    if after != before:
+        path.write_bytes(after)
+    return after != before
+
+
+def solution_is_clean(path: str | Path) -> bool:
+    """Whether :func:`clean_solution` would leave the notebook at ``path`` as it is (writes nothing)."""
+    before, after = _cleaned(Path(path))
+    return before == after
+
+
+def _cleaned(path: Path) -> tuple[bytes, bytes]:
     before = path.read_bytes()
     nb = nbformat.reads(before.decode("utf-8"), as_version=4)
     clean_metadata(nb)
     apply_links(nb, _repo_path(path))
-    after = notebook_text(nb).encode("utf-8")
-    if after != before:
-        path.write_bytes(after)
-    return after != before
+    return before, notebook_text(nb).encode("utf-8")
 
 
 def learner_text(solution_path: Path, learner_path: Path) -> str:

@@ -222,10 +222,10 @@ def _check_layer_gradients(make_layer, what: str) -> None:
     layer.load_state_dict(reference.state_dict())
     segs = [_randn(2, 6, 16, seed=s) for s in range(2)]
     grads = []
-    for module in (reference, layer):
+    for module, run_segment in ((reference, reference), (layer, lambda x, state: call(layer, x, state, what=f"{what}.forward (with gradients)"))):
         state = None
-        for i, x in enumerate(segs):
-            out, state = call(module, x, state, what=f"{what}.forward on segment {i} (with gradients)")
+        for x in segs:
+            out, state = run_segment(x, state)
         call(out.sum().backward, what=f"backward through {what}")
         grads.append((module.qkv.weight.grad, module.beta.grad))
     (qkv_ref, beta_ref), (qkv, beta) = grads

@@ -16,7 +16,14 @@
    ``--nbval-lax`` runs every cell and compares the output only of cells marked
    ``# NBVAL_CHECK_OUTPUT`` (the check cells) with the stored reference output.
 3. Each check cell passed or failed, with the reason (the checker's message, the exception,
-   or an output mismatch); the score is the number of check cells that passed.
+   or an output mismatch); the score is the number of check cells that passed. The report
+   also says how many other cells failed (an experiment's assert, say).
+
+What it cannot stop: the learner's code runs in the same kernel as the checks, so a cell
+that patches a checker, the reference functions or IPython's input handling before the
+checks run could fake a pass. The grader names every learner cell that reaches for such
+things (``note: cell ... could change what the checks see``) so that a teacher reads it, and
+a checker refuses course_lib's own reference passed in place of the learner's code.
 """
 
 from __future__ import annotations
@@ -94,6 +101,13 @@ class GradeResult:
         out = [f"note: {note}" for note in self.notes]
         for line in [header, *lines]:
             out.append("  ".join(text.ljust(width) for text, width in zip(line[:3], widths)) + "  " + line[3])
+        check_ids = {row.cell_id for row in self.rows}
+        others = [cell for cell in self.cells if cell.cell_id not in check_ids]
+        failed = [cell for cell in others if not cell.passed]
+        if failed:
+            out.append(f"other cells: {len(failed)} of {len(others)} failed (first: {failed[0].cell_id}: {failed[0].reason})")
+        else:
+            out.append(f"other cells: all {len(others)} ran")
         out.append(f"graded {self.notebook} against {self.solution} in {self.duration_s:.1f} s")
         out.append(f"score: {self.score}/{self.total}")
         return "\n".join(line.rstrip() for line in out)

@@ -95,6 +95,28 @@ def _insert_position(cells: list, reference: nbformat.NotebookNode, key: str) ->
     return len(cells), "at the end (neither its exercise nor an earlier cell was found)"
 
 
+# Learner code that can reach into the kernel the checks run in. The grader cannot stop code
+# that patches a checker before it runs; it names such cells so that a teacher reads them.
+_SUSPICIOUS = (
+    "course_lib.grading", "checks_0", "get_ipython", "sys.modules", "builtins", "setattr", "_getframe",
+    "input_transformers", "course_lib.attention.infini", "course_lib.attention.sdpa", "allclose =",
+)
+
+
+def _suspicious_cells(cells: list, reference: nbformat.NotebookNode, checks: dict) -> list[str]:
+    reference_sources = {cell.source for cell in reference.cells if cell.cell_type == "code"}
+    notes = []
+    for cell in cells:
+        if cell.cell_type != "code" or check_key(cell) in checks or cell.source in reference_sources:
+            continue
+        found = [token for token in _SUSPICIOUS if token in cell.source]
+        if found:
+            notes.append(
+                f"cell {cell.get('id')!r} uses {', '.join(found)}: it could change what the checks see; review it by hand"
+            )
+    return notes
+
+
 def merge_checks(
     learner: nbformat.NotebookNode, reference: nbformat.NotebookNode
 ) -> tuple[nbformat.NotebookNode, list[str]]:
@@ -102,7 +124,7 @@ def merge_checks(
 
     Each learner cell matching a reference check (by ``check-NN-K`` tag, else by id) is
     replaced by the reference cell (source, outputs, execution count, metadata, id); a missing
-    check cell is re-inserted after the learner's ``exercise-NN-K`` cell (else after the nearest
+    check cell, or one moved away from its exercise, is re-inserted after the learner's ``exercise-NN-K`` cell (else after the nearest
     earlier reference cell found, else at the end); learner cells claiming a check tag the
     reference does not have, or claiming one twice, lose their check tags. Returns the merged
     notebook and notes saying what was restored.
@@ -112,9 +134,16 @@ def merge_checks(
     merged.nbformat, merged.nbformat_minor = 4, max(5, merged.get("nbformat_minor", 5))
     notes: list[str] = []
     placed: set[str] = set()
+    moved: set[str] = set()
+    exercise_at = {
+        tag: index for index, cell in enumerate(merged.cells) for tag in cell.get("metadata", {}).get("tags", [])
+    }
     cells = []
-    for cell in merged.cells:
+    for index, cell in enumerate(merged.cells):
         key = _matching_key(cell, checks) if cell.cell_type == "code" else None
+        if key is not None and key not in placed and exercise_at.get(exercise_tag(key), index - 1) != index - 1:
+            moved.add(key)  # a check cell must run right after its exercise: it goes back there below
+            continue
         if key is not None and key not in placed:
             placed.add(key)
             ref_cell = copy.deepcopy(checks[key])
@@ -130,7 +159,9 @@ def merge_checks(
         if key not in placed:
             index, where = _insert_position(cells, reference, key)
             cells.insert(index, copy.deepcopy(ref_cell))
-            notes.append(f"{key}: the check cell was missing; re-inserted {where}")
+            what = "was moved away from its exercise" if key in moved else "was missing"
+            notes.append(f"{key}: the check cell {what}; re-inserted {where}")
+    notes.extend(_suspicious_cells(cells, reference, checks))
     ref_ids = {cell.get("id") for cell in checks.values()}
     seen: set[str] = set()
     for index, cell in enumerate(cells):
