@@ -145,7 +145,13 @@ def metadata(name: str, folder: Path | None = None) -> dict:
 def path(name: str, folder: Path | None = None) -> Path:
     """Path of asset ``name``'s file, after checking its size and sha256 against the manifest."""
     record = metadata(name, folder)
-    file = (folder or data_dir()) / record["file"]
+    missing = [key for key in ("file", "size", "sha256") if key not in record]
+    if missing:
+        raise AssetError(f"asset {name!r}: its manifest record lacks {', '.join(missing)}; rebuild it with `{rebuild_command(name)}`")
+    base = (folder or data_dir()).resolve()
+    file = (base / record["file"]).resolve()
+    if base not in file.parents:
+        raise AssetError(f"asset {name!r}: the manifest points outside {base} ({record['file']!r}); fix data/MANIFEST.json")
     rebuild = f"rebuild it with `{rebuild_command(name)}` (or restore it with `git checkout {file}`)"
     if not file.exists():
         raise AssetError(f"asset {name!r}: {file} is missing; {rebuild}")

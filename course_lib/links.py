@@ -65,18 +65,26 @@ import sys
 if "google.colab" in sys.modules:
     import importlib.metadata, os, re, subprocess
     repo_dir = "/content/course"
-    if not os.path.isdir(repo_dir):
+    if not os.path.isfile(os.path.join(repo_dir, "requirements.txt")):  # absent, or a clone cut short
+        subprocess.run(["rm", "-rf", repo_dir], check=True)
         subprocess.run(["git", "clone", "--depth", "1", "--branch", "{BRANCH}", "{REPO_URL}", repo_dir], check=True)
-    keep = {COLAB_KEEP!r}
-    pins = [f"{{d.metadata['Name']}}=={{d.version}}" for d in importlib.metadata.distributions() if d.metadata["Name"] in keep]
-    with open("/tmp/colab_constraints.txt", "w") as f:
-        f.write("\\n".join(pins) + "\\n")
-    with open(os.path.join(repo_dir, "requirements.txt")) as f:
-        wanted = [line.strip() for line in f if re.match(r"[A-Za-z]", line)]
-    skip = {COLAB_SKIP!r}
-    wanted = [req for req in wanted if re.match(r"[A-Za-z0-9_.-]+", req).group(0).lower() not in skip]
-    pip = [sys.executable, "-m", "pip", "install", "-q"]
-    subprocess.run(pip + ["-c", "/tmp/colab_constraints.txt"] + wanted, check=True)
-    subprocess.run(pip + ["--no-deps", "-e", repo_dir], check=True)
-    sys.path.insert(0, repo_dir)
+    if not os.path.exists("/tmp/course_installed"):  # running the cell again installs nothing again
+        pins = []
+        for name in {COLAB_KEEP!r}:
+            try:
+                pins.append(f"{{name}}=={{importlib.metadata.version(name)}}")
+            except importlib.metadata.PackageNotFoundError:
+                pass
+        with open("/tmp/colab_constraints.txt", "w") as f:
+            f.write("\\n".join(pins) + "\\n")
+        with open(os.path.join(repo_dir, "requirements.txt")) as f:
+            wanted = [line.strip() for line in f if re.match(r"[A-Za-z]", line)]
+        skip = {COLAB_SKIP!r}
+        wanted = [req for req in wanted if re.match(r"[A-Za-z0-9_.-]+", req).group(0).lower() not in skip]
+        pip = [sys.executable, "-m", "pip", "install", "-q"]
+        subprocess.run(pip + ["-c", "/tmp/colab_constraints.txt"] + wanted, check=True)
+        subprocess.run(pip + ["--no-deps", "-e", repo_dir], check=True)
+        open("/tmp/course_installed", "w").close()
+    if repo_dir not in sys.path:
+        sys.path.insert(0, repo_dir)
     os.chdir(os.path.join(repo_dir, "notebooks"))'''

@@ -164,5 +164,17 @@ def test_recipe_quick_rebuild_trains_and_loads(name, tmp_path):
     record = assets.build(name, tmp_path, quick=True)
     assert assets.load(name, tmp_path)
     metrics = record["metrics"]
-    if "loss_start" in metrics:
-        assert metrics["loss_end"] < metrics["loss_start"], f"{name}: the loss did not go down in a quick build"
+    assert "loss_start" in metrics and "loss_end" in metrics, f"recipe {name!r} must report loss_start and loss_end"
+    assert metrics["loss_end"] < metrics["loss_start"], f"{name}: the loss did not go down in a quick build"
+
+
+def test_manifest_records_that_are_incomplete_or_point_outside_are_refused(tmp_path):
+    (tmp_path / "w.safetensors").write_bytes(b"x")
+    assets.write_manifest({"assets": {
+        "no_hash": {"file": "w.safetensors", "size": 1},
+        "escapes": {"file": "../outside.safetensors", "size": 1, "sha256": "0" * 64},
+    }}, tmp_path)
+    with pytest.raises(assets.AssetError, match="lacks sha256"):
+        assets.path("no_hash", tmp_path)
+    with pytest.raises(assets.AssetError, match="outside"):
+        assets.path("escapes", tmp_path)

@@ -79,3 +79,54 @@ def test_released_chapters_have_notebooks():
         if chapter.released:
             assert (REPO_ROOT / "solutions" / chapter.notebook).exists(), f"chapter {chapter.number} is released but has no solution"
             assert (REPO_ROOT / chapter.path).exists(), f"chapter {chapter.number} is released but {chapter.path} is missing"
+
+
+def test_colab_cell_installs_the_course_once_and_leaves_torch_alone(tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+    import types
+
+    from course_lib import links
+
+    repo_dir, marker, constraints = tmp_path / "course", tmp_path / "installed", tmp_path / "constraints.txt"
+    source = (
+        links.colab_setup_source()
+        .replace("/content/course", str(repo_dir))
+        .replace("/tmp/course_installed", str(marker))
+        .replace("/tmp/colab_constraints.txt", str(constraints))
+    )
+    commands, moves = [], []
+
+    def fake_run(cmd, check=False):
+        commands.append(cmd)
+        if cmd[:2] == ["git", "clone"]:
+            (repo_dir / "notebooks").mkdir(parents=True)
+            (repo_dir / "requirements.txt").write_text((REPO_ROOT / "requirements.txt").read_text())
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setattr(os, "chdir", moves.append)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    exec(source, {})
+    pip_calls = [cmd for cmd in commands if "pip" in cmd]
+    assert len(pip_calls) == 2 and any(cmd[:2] == ["git", "clone"] for cmd in commands)
+    requirements = pip_calls[0][pip_calls[0].index(str(constraints)) + 1 :]
+    assert requirements and not any(req.split(">")[0].split("=")[0] in ("torch", "torchvision", "torchaudio") for req in requirements)
+    assert "torch==" in constraints.read_text()  # this environment's torch pinned as a constraint
+    assert pip_calls[1][-3:] == ["--no-deps", "-e", str(repo_dir)]
+    assert moves == [str(repo_dir / "notebooks")]
+    commands.clear()
+    exec(source, {})  # a second run: nothing cloned or installed again
+    assert commands == []
+
+
+def test_colab_cell_does_nothing_elsewhere(monkeypatch):
+    import subprocess
+    import sys
+
+    from course_lib import links
+
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("ran a command")))
+    exec(links.colab_setup_source(), {})

@@ -159,7 +159,10 @@ def _run_nbval(copy_path: Path, timeout: float, sanitizer: Path | None) -> tuple
         env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         env.setdefault("COURSE_WIDGETS", "static")  # no frontend renders widgets here: draw static figures
-        proc = subprocess.run(cmd + [str(copy_path)], cwd=tmp, env=env, capture_output=True, text=True)
+        env["PYTHONIOENCODING"] = "utf-8"  # the check lines hold emoji: never the locale's codec
+        proc = subprocess.run(
+            cmd + [str(copy_path)], cwd=tmp, env=env, capture_output=True, encoding="utf-8", errors="replace"
+        )
         output = proc.stdout + proc.stderr
         if proc.returncode not in (0, 1) or not report.exists():
             raise GradingError(f"nbval did not run (pytest exit code {proc.returncode}):\n{output[-3000:]}")
