@@ -58,7 +58,7 @@ class Recipe:
     description: str
 
 
-# Every shipped asset, by name. Chapters add their recipes here (or call ``register``).
+# Every shipped asset, by name. Chapters add their recipes here.
 RECIPES: dict[str, Recipe] = {}
 
 # Chapter 01: the tiny Infini-attention LMs trained on passkey retrieval (recipes in
@@ -70,14 +70,6 @@ for _name, _function, _description in [
     ("ch01_passkey_delta_plain", "build_delta_plain", "Linear + Delta memory, plain recipe (no filler repeats)"),
 ]:
     RECIPES[_name] = Recipe(_name, f"{_name}.safetensors", f"course_lib.attention.passkey_training:{_function}", 0, _description)
-
-
-def register(recipe: Recipe) -> Recipe:
-    """Add ``recipe`` to ``RECIPES`` (an error if another recipe already has its name)."""
-    if recipe.name in RECIPES and RECIPES[recipe.name] != recipe:
-        raise AssetError(f"two different recipes are named {recipe.name!r}")
-    RECIPES[recipe.name] = recipe
-    return recipe
 
 
 def data_dir() -> Path:
@@ -276,6 +268,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from course_lib.assets import main as _main  # the imported module: the RECIPES that chapters register into
-
-    sys.exit(_main())
+    sys.exit(main())

@@ -124,9 +124,6 @@ class MemoryState:
     def nbytes(self) -> int:
         return self.M.nbytes + self.z.nbytes
 
-    def detach(self) -> "MemoryState":
-        return MemoryState(self.M.detach(), self.z.detach())
-
 
 class InfiniAttention(MultiHeadAttention):
     r"""An Infini-attention layer over one segment (2404.07143, §3.1, Fig. 1).
