@@ -32,13 +32,12 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
-from course_lib.attention.tiny_lm import InfiniLMConfig, TinyInfiniLM
+from course_lib.attention.tiny_lm import SIZE_KEYS, InfiniLMConfig, TinyInfiniLM
 from course_lib.config import chapter_values
 from course_lib.longctx.passkey import POSITIONS, PasskeyBatch, PasskeyTask
 
 
 _REDUCED = chapter_values("01", "reduced")  # the numbers live in course_lib.config
-_MODEL_KEYS = ("d_model", "num_heads", "num_layers", "d_ff", "segment_len")
 
 
 @dataclass
@@ -54,7 +53,7 @@ class PasskeyRecipe:
     filler_repeats_ramp: float = 0.5  # fraction of the steps over which log(max repeats) ramps up from 0
     num_passkeys: int = 100
     seed: int = 0
-    model: dict = field(default_factory=lambda: {key: _REDUCED[key] for key in _MODEL_KEYS})
+    model: dict = field(default_factory=lambda: {key: _REDUCED[key] for key in SIZE_KEYS})
 
     @classmethod
     def full_scale(cls, memory: str = "delta") -> "PasskeyRecipe":
@@ -63,7 +62,7 @@ class PasskeyRecipe:
         full = chapter_values("01", "full")
         return cls(
             memory=memory, train_len=5 * 1024, steps=full["train_steps"], batch_size=full["batch_size"], lr=full["lr"],
-            filler_repeats_max=full["filler_repeats_max"], model={key: getattr(one_b, key) for key in _MODEL_KEYS},
+            filler_repeats_max=full["filler_repeats_max"], model={key: getattr(one_b, key) for key in SIZE_KEYS},
         )
 
 

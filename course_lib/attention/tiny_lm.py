@@ -17,6 +17,7 @@ from torch import nn
 from course_lib.attention.infini import InfiniAttention, MemoryState
 
 AttentionFactory = Callable[[int, int, str], nn.Module]
+SIZE_KEYS = ("d_model", "num_heads", "num_layers", "d_ff", "segment_len")  # the sizes a config takes from course_lib.config
 
 
 @dataclass
@@ -50,7 +51,7 @@ class InfiniLMConfig:
         from course_lib.config import chapter_values
 
         full = chapter_values("01", "full")
-        return cls(vocab_size=32000, memory=memory, **{key: full[key] for key in ("d_model", "num_heads", "num_layers", "d_ff", "segment_len")})
+        return cls(vocab_size=32000, memory=memory, **{key: full[key] for key in SIZE_KEYS})
 
     @classmethod
     def paper_1b(cls, memory: str = "delta") -> "InfiniLMConfig":

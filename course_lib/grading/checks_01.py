@@ -214,6 +214,14 @@ def _read_after_write(layer: ref.InfiniAttention, x: torch.Tensor, state: ref.Me
     return layer.merge_heads(ref.gate_mix(a_mem, a_dot, layer.beta))
 
 
+def _gradients_after_two_segments(module, forward, segs: list[torch.Tensor], what: str) -> tuple:
+    state = None
+    for x in segs:
+        out, state = forward(x, state)
+    call(out.sum().backward, what=f"backward through {what}")
+    return module.qkv.weight.grad, module.beta.grad
+
+
 def _check_layer_gradients(make_layer, what: str) -> None:
     """Training back-propagates through the memory: the gradients must match the reference's."""
     torch.manual_seed(0)
@@ -221,14 +229,9 @@ def _check_layer_gradients(make_layer, what: str) -> None:
     layer = call(make_layer, 16, 2, "delta", what=f"{what}(16, 2, 'delta')")
     layer.load_state_dict(reference.state_dict())
     segs = [_randn(2, 6, 16, seed=s) for s in range(2)]
-    grads = []
-    for module, run_segment in ((reference, reference), (layer, lambda x, state: call(layer, x, state, what=f"{what}.forward (with gradients)"))):
-        state = None
-        for x in segs:
-            out, state = run_segment(x, state)
-        call(out.sum().backward, what=f"backward through {what}")
-        grads.append((module.qkv.weight.grad, module.beta.grad))
-    (qkv_ref, beta_ref), (qkv, beta) = grads
+    qkv_ref, beta_ref = _gradients_after_two_segments(reference, reference, segs, what)
+    learner_forward = lambda x, state: call(layer, x, state, what=f"{what}.forward (with gradients)")  # noqa: E731
+    qkv, beta = _gradients_after_two_segments(layer, learner_forward, segs, what)
     if qkv is None or beta is None or not (torch.allclose(qkv, qkv_ref, atol=1e-4, rtol=1e-3) and torch.allclose(beta, beta_ref, atol=1e-4, rtol=1e-3)):
         raise CheckFailed(
             "the outputs are right but the gradients are not: something cuts the graph (a .detach(), .item(), "
