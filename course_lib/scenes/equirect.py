@@ -1,0 +1,71 @@
+r"""Equirectangular panoramas: pixel <-> direction, wrap-around sampling, panorama renders (chapter 05).
+
+Column j of a W-wide panorama holds longitude :math:`\phi = 2\pi (j + 0.5)/W - \pi` and row i
+of an H-high one latitude :math:`\theta = \pi/2 - \pi (i + 0.5)/H`; the direction is
+:math:`(\cos\theta\cos\phi, \cos\theta\sin\phi, \sin\theta)` in the z-up world. Longitude is
+periodic, so column 0 continues column W-1 (DreamScene360's 360° panoramas rely on it).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from course_lib.scenes.cameras import _as_vec3
+from course_lib.scenes.raycast import cast_rays
+from course_lib.scenes.scene import Scene
+
+
+def equirect_directions(height: int, width: int, yaw: float = 0.0) -> torch.Tensor:
+    """Unit view direction of every panorama pixel centre, (H, W, 3); ``yaw`` (radians) turns the panorama."""
+    lon = 2 * math.pi * (torch.arange(width) + 0.5) / width - math.pi + yaw  # (W,)
+    lat = math.pi / 2 - math.pi * (torch.arange(height) + 0.5) / height  # (H,)
+    lat, lon = torch.meshgrid(lat, lon, indexing="ij")
+    return torch.stack([lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()], dim=-1)
+
+
+def direction_to_equirect(dirs: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Continuous pixel coordinates (row, column) of unit directions (..., 3); the inverse of :func:`equirect_directions`."""
+    d = torch.nn.functional.normalize(dirs, dim=-1)
+    lon = torch.atan2(d[..., 1], d[..., 0])
+    lat = torch.asin(d[..., 2].clamp(-1.0, 1.0))
+    col = (lon + math.pi) / (2 * math.pi) * width - 0.5
+    row = (math.pi / 2 - lat) / math.pi * height - 0.5
+    return row, col
+
+
+def sample_equirect(pano: torch.Tensor, dirs: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+    """Look up a panorama (H, W, C) in directions (..., 3) -> (..., C), wrapping across the 0/W-1 seam.
+
+    ``mode="bilinear"`` interpolates (colours, distances); ``"nearest"`` keeps labels intact.
+    """
+    if pano.ndim != 3:
+        raise ValueError(f"pano must be (H, W, C), got shape {tuple(pano.shape)}")
+    H, W, _ = pano.shape
+    row, col = direction_to_equirect(dirs, H, W)
+    if mode == "nearest":
+        r = row.round().long().clamp(0, H - 1)
+        c = torch.remainder(col.round().long(), W)
+        return pano[r, c]
+    if mode != "bilinear":
+        raise ValueError(f"mode must be 'bilinear' or 'nearest', got {mode!r}")
+    row = row.clamp(0.0, H - 1.0)
+    r0, c0 = row.floor().long().clamp(max=H - 2) if H > 1 else row.floor().long(), col.floor().long()
+    fr, fc = (row - r0).unsqueeze(-1), (col - c0).unsqueeze(-1)
+    r1 = (r0 + 1).clamp(max=H - 1)
+    c0w, c1w = torch.remainder(c0, W), torch.remainder(c0 + 1, W)
+    top = pano[r0, c0w] * (1 - fc) + pano[r0, c1w] * fc
+    bottom = pano[r1, c0w] * (1 - fc) + pano[r1, c1w] * fc
+    return top * (1 - fr) + bottom * fr
+
+
+def render_panorama(scene: Scene, center, height: int, width: int, yaw: float = 0.0) -> dict[str, torch.Tensor]:
+    """Equirectangular render from ``center`` (chapter 05): ``rgb`` (H, W, 3), ``distance`` (H, W; ``inf`` = sky),
+    ``semantic``, ``instance`` (H, W), ``normal`` (H, W, 3) and the pixel ``directions`` (H, W, 3)."""
+    origin = _as_vec3(center, "center")
+    dirs = equirect_directions(height, width, yaw)
+    out = cast_rays(scene, origin.expand(height * width, 3), dirs.reshape(-1, 3))
+    out = {k: v.reshape(height, width, *v.shape[1:]) for k, v in out.items()}
+    out["directions"] = dirs
+    return out
