@@ -14,7 +14,7 @@ from course_lib.scenes.builders import (
     street_scene,
     surroundings_scene,
 )
-from course_lib.scenes.cameras import Camera, drive_cameras, intrinsics, look_at, look_at_camera, orbit_cameras
+from course_lib.scenes.cameras import Camera, backproject, drive_cameras, intrinsics, look_at, look_at_camera, orbit_cameras
 from course_lib.scenes.equirect import direction_to_equirect, equirect_directions, render_panorama, sample_equirect
 from course_lib.scenes.icosahedron import equirect_to_tangent, icosahedron_face_centers, tangent_cameras, tangent_to_equirect
 from course_lib.scenes.primitives import Box, Ellipsoid, GroundPlane
@@ -24,7 +24,7 @@ from course_lib.scenes.semantics import CLASSES, PALETTE, class_id, colorize_sem
 from course_lib.scenes.vocabulary import VOCABULARY, UnknownPromptWordError, check_prompt, parse_prompt
 
 __all__ = [
-    "Box", "CLASSES", "Camera", "Ellipsoid", "GroundPlane", "PALETTE", "Scene", "UnknownPromptWordError", "VOCABULARY",
+    "Box", "CLASSES", "Camera", "backproject", "Ellipsoid", "GroundPlane", "PALETTE", "Scene", "UnknownPromptWordError", "VOCABULARY",
     "cast_rays", "check_prompt", "class_id", "colorize_semantics", "direction_to_equirect", "drive_cameras",
     "equirect_directions", "equirect_to_tangent", "icosahedron_face_centers", "intrinsics", "look_at",
     "look_at_camera", "make_object", "object_scene", "orbit_cameras", "outdoor_scene", "parse_prompt",

@@ -157,3 +157,18 @@ def drive_cameras(
         target = eye + d * look_ahead - torch.tensor([0.0, 0.0, pitch_drop])
         cams.append(look_at_camera(eye, target, fov_deg, width, height))
     return cams
+
+
+def backproject(camera: Camera, depth: torch.Tensor) -> torch.Tensor:
+    r"""World points (H, W, 3) of a camera-z ``depth`` map (H, W): :math:`X = R^\top (z K^{-1} [u, v, 1]^\top - t)` (chapter 06).
+
+    Pixels with non-finite depth (the sky) give non-finite points; mask them with ``torch.isfinite``.
+    """
+    if depth.shape != (camera.height, camera.width):
+        raise ValueError(f"depth must be ({camera.height}, {camera.width}) for this camera, got {tuple(depth.shape)}")
+    j, i = torch.meshgrid(torch.arange(camera.width) + 0.5, torch.arange(camera.height) + 0.5, indexing="xy")
+    x = (j - camera.K[0, 2]) / camera.K[0, 0] * depth
+    y = (i - camera.K[1, 2]) / camera.K[1, 1] * depth
+    cam_points = torch.stack([x, y, depth], dim=-1)  # (H, W, 3)
+    R, t = camera.viewmat[:3, :3], camera.viewmat[:3, 3]
+    return (cam_points - t) @ R

@@ -1,0 +1,45 @@
+"""Dense reference rasterizer: every pixel against every Gaussian (3DGS eq. 3), chapter 05 (for tests).
+
+Simple and slow: it builds a (pixels x Gaussians) table. The sparse rasterizer
+(:mod:`course_lib.splatting.rasterize`) must give the same colours, depths, alphas and gradients.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from course_lib.splatting.compositing import composite_weights, splat_alpha
+
+
+def pixel_centers(width: int, height: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(H*W, 2) pixel centres (x, y) = (j + 0.5, i + 0.5), row-major."""
+    i, j = torch.meshgrid(torch.arange(height, dtype=dtype), torch.arange(width, dtype=dtype), indexing="ij")
+    return torch.stack([j + 0.5, i + 0.5], dim=-1).reshape(-1, 2)
+
+
+def rasterize_dense(
+    means2d: torch.Tensor,
+    conics: torch.Tensor,
+    colors: torch.Tensor,
+    opacities: torch.Tensor,
+    depths: torch.Tensor,
+    radii: torch.Tensor,
+    width: int,
+    height: int,
+    background: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
+    """Composite all unculled Gaussians at every pixel. Inputs are per Gaussian: means2d (N, 2), conics (N, 3),
+    colors (N, C), opacities (N,), depths (N,), radii (N, 2). Returns ``rgb`` (H, W, C), ``depth`` (H, W; expected
+    depth of what is seen, 0 where nothing is) and ``alpha`` (H, W)."""
+    ids = torch.nonzero((radii > 0).all(dim=-1)).flatten()
+    ids = ids[torch.argsort(depths[ids].detach(), stable=True)]  # front to back
+    pix = pixel_centers(width, height, means2d.dtype)  # (P, 2)
+    delta = pix[:, None, :] - means2d[ids][None, :, :]  # (P, N, 2)
+    alpha, keep = splat_alpha(delta, conics[ids][None], opacities[ids][None])
+    weights = composite_weights(torch.where(keep, alpha, torch.zeros_like(alpha)))  # (P, N)
+    acc = weights.sum(dim=1)  # (P,)
+    rgb = weights @ colors[ids]
+    depth = (weights @ depths[ids]) / acc.clamp(min=1e-10)
+    if background is not None:
+        rgb = rgb + (1.0 - acc)[:, None] * background
+    return {"rgb": rgb.reshape(height, width, -1), "depth": depth.reshape(height, width), "alpha": acc.reshape(height, width)}
