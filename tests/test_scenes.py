@@ -173,3 +173,14 @@ def test_bad_input_gives_clear_errors():
         look_at((1.0, 1.0, 1.0), (1.0, 1.0, 1.0))
     with pytest.raises(ValueError, match="too narrow"):
         tangent_cameras(fov_deg=60.0)
+
+
+def test_moving_a_car_shows_in_the_next_render():
+    scene = street_scene(0)
+    car = next(p for p in scene.primitives if p.cls == "car")
+    cam = look_at_camera((car.center[0], car.center[1], 6.0), car.center, 30.0, 16, 16, up=(1.0, 0.0, 0.0))
+    before = render(scene, cam)["instance"]
+    assert (before == car.instance).any()
+    for part in (p for p in scene.primitives if p.instance == car.instance):
+        part.center = (part.center[0] + 30.0, part.center[1], part.center[2])
+    assert not (render(scene, cam)["instance"] == car.instance).any()

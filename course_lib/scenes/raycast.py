@@ -13,14 +13,13 @@ import torch
 
 from course_lib.scenes.cameras import Camera
 from course_lib.scenes.primitives import intersect_boxes, intersect_ellipsoids, intersect_ground
-from course_lib.scenes.scene import Scene
+from course_lib.scenes.scene import PackedScene, Scene
 from course_lib.scenes.textures import apply_textures
 
 CHUNK = 32768  # rays per batched intersection
 
 
-def _cast_chunk(scene: Scene, origins: torch.Tensor, dirs: torch.Tensor) -> dict[str, torch.Tensor]:
-    pk = scene.packed()
+def _cast_chunk(scene: Scene, pk: PackedScene, origins: torch.Tensor, dirs: torch.Tensor) -> dict[str, torch.Tensor]:
     R, P = origins.shape[0], pk.cls.shape[0]
     t_all = torch.full((R, P), math.inf)
     face = torch.zeros(R, P, dtype=torch.long)
@@ -87,29 +86,45 @@ def cast_rays(scene: Scene, origins: torch.Tensor, dirs: torch.Tensor) -> dict[s
     if not (torch.isfinite(origins).all() and torch.isfinite(dirs).all()):
         raise ValueError("ray origins/directions contain NaN or inf; check the camera pose")
     origins, dirs = origins.float(), dirs.float()
-    parts = [_cast_chunk(scene, origins[s : s + CHUNK], dirs[s : s + CHUNK]) for s in range(0, origins.shape[0], CHUNK)]
+    packed = scene.packed()
+    parts = [_cast_chunk(scene, packed, origins[s : s + CHUNK], dirs[s : s + CHUNK]) for s in range(0, origins.shape[0], CHUNK)]
     return {key: torch.cat([p[key] for p in parts]) for key in parts[0]}
 
 
-def render(scene: Scene, camera: Camera) -> dict[str, torch.Tensor]:
+def render(scene: Scene, camera: Camera, supersample: int = 1) -> dict[str, torch.Tensor]:
     """Render one pinhole view (chapter 05): ``rgb`` (H, W, 3), ``depth`` (camera z, H, W), ``distance``,
-    ``semantic``, ``instance`` (H, W) and ``normal`` (H, W, 3). Sky pixels have depth ``inf``."""
-    return _unbatch(render_many(scene, [camera]), 0)
+    ``semantic``, ``instance`` (H, W) and ``normal`` (H, W, 3). Sky pixels have depth ``inf``.
+
+    ``supersample=s`` averages s x s rays per pixel for ``rgb`` (anti-aliased edges, as a real
+    camera integrates over its pixels); the other outputs stay those of the pixel-centre ray.
+    """
+    return _unbatch(render_many(scene, [camera], supersample), 0)
 
 
-def render_many(scene: Scene, cameras: list[Camera]) -> dict[str, torch.Tensor]:
+def render_many(scene: Scene, cameras: list[Camera], supersample: int = 1) -> dict[str, torch.Tensor]:
     """Render a batch of same-size views in one pass of the ray caster: every output gains a leading (N,) axis."""
     if not cameras:
         raise ValueError("render_many needs at least one camera")
+    if supersample < 1:
+        raise ValueError(f"supersample must be a positive integer, got {supersample}")
     H, W = cameras[0].height, cameras[0].width
     if any((c.height, c.width) != (H, W) for c in cameras):
         raise ValueError("render_many: all cameras must share one image size; render other sizes separately")
+    out = {k: v.reshape(len(cameras), H, W, *v.shape[1:]) for k, v in _cast_cameras(scene, cameras).items()}
+    out["depth"] = out["distance"] * torch.stack([c.z_per_unit_distance() for c in cameras])
+    if supersample > 1:
+        s = supersample
+        fine = [Camera(c.K * torch.tensor([[s], [s], [1.0]]), c.viewmat, W * s, H * s) for c in cameras]
+        rgb = _cast_cameras(scene, fine)["rgb"].reshape(len(cameras), H, s, W, s, 3)
+        out["rgb"] = rgb.mean(dim=(2, 4))
+    return out
+
+
+def _cast_cameras(scene: Scene, cameras: list[Camera]) -> dict[str, torch.Tensor]:
     rays = [c.rays() for c in cameras]
     origins = torch.stack([o for o, _ in rays]).reshape(-1, 3)
     dirs = torch.stack([d for _, d in rays]).reshape(-1, 3)
-    out = {k: v.reshape(len(cameras), H, W, *v.shape[1:]) for k, v in cast_rays(scene, origins, dirs).items()}
-    out["depth"] = out["distance"] * torch.stack([c.z_per_unit_distance() for c in cameras])
-    return out
+    return cast_rays(scene, origins, dirs)
 
 
 def _unbatch(batch: dict[str, torch.Tensor], index: int) -> dict[str, torch.Tensor]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -47,7 +47,6 @@ class Scene:
     sky: str = "gradient"
     sky_color: tuple[float, float, float] = (0.62, 0.78, 0.95)
     sun: tuple[float, float, float] = (0.35, 0.25, 0.9)
-    _packed: PackedScene | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.primitives:
@@ -63,10 +62,8 @@ class Scene:
             texture_id(p.texture)
 
     def packed(self) -> PackedScene:
-        """The scene as tensors (computed once and cached)."""
-        if self._packed is None:
-            self._packed = _pack(self.primitives)
-        return self._packed
+        """The scene as tensors, built afresh on each call so that edited primitives (a moved car) show at once."""
+        return _pack(self.primitives)
 
     def layout(self) -> list[dict]:
         """The 3D semantic layout (chapter 07): one dict per primitive with kind, class, instance and geometry."""

@@ -56,8 +56,8 @@ def multiview_fit(
     background = torch.tensor(scene.sky_color)
     train = ring_cameras(train_views // 2, 5.0, 2.5, size) + ring_cameras(train_views - train_views // 2, 4.5, 4.0, size, offset_deg=15.0)
     heldout = ring_cameras(heldout_views, 4.8, 3.2, size, offset_deg=180.0 / heldout_views + 7.0)
-    truth = render_many(scene, train)
-    truth_heldout = render_many(scene, heldout)["rgb"]
+    truth = render_many(scene, train, supersample=3)
+    truth_heldout = render_many(scene, heldout, supersample=3)["rgb"]
 
     points, colors = [], []
     for k, cam in enumerate(train):

@@ -61,7 +61,7 @@ class Densifier:
             self.grad_sum, self.count = torch.zeros(num), torch.zeros(num)
         scale = torch.tensor([info["width"] / 2.0, info["height"] / 2.0])  # pixels -> normalised device units
         visible = (info["radii"] > 0).all(dim=-1)
-        self.grad_sum[visible] += (grad.detach().cpu()[visible] / scale).norm(dim=-1)
+        self.grad_sum[visible] += (grad.detach().cpu()[visible] * scale).norm(dim=-1)
         self.count[visible] += 1
 
     def step(self, step: int, gaussians: GaussianParams, optimizer: torch.optim.Optimizer) -> dict[str, int]:

@@ -1,0 +1,115 @@
+"""Benchmarks of chapter 05's splatting and scene code: ``python -m course_lib.splatting.benchmark``.
+
+1. forward + backward of the sparse rasterizer vs the dense per-pixel reference, 5,000
+   Gaussians at 64 x 64 (issue acceptance: at least 10x faster);
+2. the multi-view fit of :func:`~course_lib.splatting.demo.multiview_fit` at 64 px: held-out
+   PSNR (acceptance: at least 25 dB within 2 minutes);
+3. ray-casting throughput of :mod:`course_lib.scenes` (64 x 64 and 32 x 32 images per minute).
+
+Times are wall-clock and process CPU seconds with ``torch.set_num_threads(threads)``; the
+course machine has 2 cores shared with other work, so CPU time is the steadier number.
+
+Output of ``python -m course_lib.splatting.benchmark`` on the course machine (2 shared CPU cores, 1 torch thread):
+
+.. code-block:: text
+
+    RESULTS_PLACEHOLDER
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from dataclasses import dataclass
+
+import torch
+
+from course_lib.scenes import look_at_camera, outdoor_scene, render_many
+from course_lib.splatting.demo import multiview_fit
+from course_lib.splatting.gaussians import GaussianParams
+from course_lib.splatting.renderer import render
+
+
+@dataclass
+class Timing:
+    """Median wall and CPU seconds of a repeated call."""
+
+    wall: float
+    cpu: float
+
+
+def time_call(fn, repeats: int) -> Timing:
+    """Median wall-clock and process-CPU seconds of ``fn()`` over ``repeats`` runs (after one warm-up)."""
+    fn()
+    walls, cpus = [], []
+    for _ in range(repeats):
+        w, c = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - w)
+        cpus.append(time.process_time() - c)
+    return Timing(statistics.median(walls), statistics.median(cpus))
+
+
+def benchmark_gaussians(num: int = 5000, seed: int = 0) -> tuple[GaussianParams, object]:
+    """``num`` random Gaussians filling a 64 x 64 view: a unit cloud seen from 4 units with a 60° FoV (splats a few px wide)."""
+    gen = torch.Generator().manual_seed(seed)
+    g = GaussianParams.from_tensors(
+        torch.randn(num, 3, generator=gen), torch.rand(num, 3, generator=gen) * 0.06 + 0.02, torch.randn(num, 4, generator=gen),
+        torch.rand(num, generator=gen) * 0.9 + 0.05, torch.rand(num, 3, generator=gen),
+    )
+    return g, look_at_camera((0.0, -4.0, 1.0), (0.0, 0.0, 0.0), 60.0, 64, 64)
+
+
+def rasterizer_speed(num: int = 5000, repeats_sparse: int = 5, repeats_dense: int = 2) -> dict[str, float]:
+    """Forward + backward seconds of the sparse (``torch``) and dense backends on the same Gaussians and camera."""
+    g, cam = benchmark_gaussians(num)
+    background = torch.ones(3)
+
+    def step(backend: str):
+        def run():
+            g.zero_grad()
+            out = render(g, cam, background, backend=backend)
+            (out.rgb.sum() + out.depth.sum() + out.alpha.sum()).backward()
+        return run
+
+    sparse = time_call(step("torch"), repeats_sparse)
+    dense = time_call(step("dense"), repeats_dense)
+    return {"sparse_wall": sparse.wall, "sparse_cpu": sparse.cpu, "dense_wall": dense.wall, "dense_cpu": dense.cpu,
+            "speedup_wall": dense.wall / sparse.wall, "speedup_cpu": dense.cpu / max(sparse.cpu, 1e-9)}
+
+
+def scene_throughput(num_images: int = 300, size: int = 64) -> dict[str, float]:
+    """Images per minute of the ray caster on an outdoor scene (one batched call)."""
+    scene = outdoor_scene(0)
+    cams = [look_at_camera((0.1 * k % 2.0 - 1.0, -1.0, 1.5), (0.0, 6.0, 0.5), 60.0, size, size) for k in range(num_images)]
+    w, c = time.perf_counter(), time.process_time()
+    render_many(scene, cams)
+    wall, cpu = time.perf_counter() - w, time.process_time() - c
+    return {"images": num_images, "size": size, "wall": wall, "cpu": cpu, "per_minute_wall": 60 * num_images / wall, "per_minute_cpu": 60 * num_images / cpu}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: steady on a shared machine)")
+    parser.add_argument("--fit-steps", type=int, default=300)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} thread(s)")
+
+    r = rasterizer_speed()
+    print(f"rasterizer fwd+bwd, 5000 Gaussians, 64x64: sparse {r['sparse_wall'] * 1e3:.0f} ms wall / {r['sparse_cpu'] * 1e3:.0f} ms CPU, "
+          f"dense {r['dense_wall']:.2f} s wall / {r['dense_cpu']:.2f} s CPU -> {r['speedup_wall']:.0f}x (wall), {r['speedup_cpu']:.0f}x (CPU)")
+
+    fit = multiview_fit(steps=args.fit_steps)
+    print(f"multi-view fit, 64 px, {fit.steps} steps, {fit.num_gaussians} Gaussians: held-out PSNR {fit.mean_psnr:.2f} dB "
+          f"(min {min(fit.heldout_psnr):.2f}, init {fit.init_psnr:.2f}) in {fit.seconds:.1f} s wall / {fit.cpu_seconds:.1f} s CPU")
+
+    for size in (64, 32):
+        s = scene_throughput(300, size)
+        print(f"ray caster {size}x{size}: {s['images']} images in {s['wall']:.1f} s wall / {s['cpu']:.1f} s CPU "
+              f"-> {s['per_minute_wall']:.0f} images/min (wall), {s['per_minute_cpu']:.0f} (CPU)")
+
+
+if __name__ == "__main__":
+    main()
