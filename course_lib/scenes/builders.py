@@ -92,7 +92,7 @@ def scene_from_prompt(prompt: str, seed: int = 0) -> Scene:
 
 
 def random_prompt(seed: int, objects: tuple[str, ...] = ("house", "tree", "car", "ball", "box"), setting: str = "park") -> str:
-    """A random prompt of two object groups, e.g. ``"a red house beside two green trees in a park"``."""
+    """A random prompt of two object groups, e.g. ``"a red house beside two green trees in a park"`` (chapters 05-07)."""
     rng = random.Random(seed)
     a, b = rng.sample(objects, 2)
     count_words = ["a", "two", "three"]

@@ -18,7 +18,7 @@ from course_lib.scenes.scene import Scene
 
 
 def equirect_directions(height: int, width: int, yaw: float = 0.0) -> torch.Tensor:
-    """Unit view direction of every panorama pixel centre, (H, W, 3); ``yaw`` (radians) turns the panorama."""
+    """Unit view direction of every panorama pixel centre, (H, W, 3); ``yaw`` (radians) turns the panorama (chapters 05-07)."""
     lon = 2 * math.pi * (torch.arange(width) + 0.5) / width - math.pi + yaw  # (W,)
     lat = math.pi / 2 - math.pi * (torch.arange(height) + 0.5) / height  # (H,)
     lat, lon = torch.meshgrid(lat, lon, indexing="ij")
@@ -26,7 +26,7 @@ def equirect_directions(height: int, width: int, yaw: float = 0.0) -> torch.Tens
 
 
 def direction_to_equirect(dirs: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Continuous pixel coordinates (row, column) of unit directions (..., 3); the inverse of :func:`equirect_directions`."""
+    """Continuous pixel coordinates (row, column) of unit directions (..., 3); the inverse of :func:`equirect_directions` (chapters 05-07)."""
     d = torch.nn.functional.normalize(dirs, dim=-1)
     lon = torch.atan2(d[..., 1], d[..., 0])
     lat = torch.asin(d[..., 2].clamp(-1.0, 1.0))
@@ -36,7 +36,7 @@ def direction_to_equirect(dirs: torch.Tensor, height: int, width: int) -> tuple[
 
 
 def sample_equirect(pano: torch.Tensor, dirs: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
-    """Look up a panorama (H, W, C) in directions (..., 3) -> (..., C), wrapping across the 0/W-1 seam.
+    """Look up a panorama (H, W, C) in directions (..., 3) -> (..., C), wrapping across the 0/W-1 seam (chapters 05-07).
 
     ``mode="bilinear"`` interpolates (colours, distances); ``"nearest"`` keeps labels intact.
     """

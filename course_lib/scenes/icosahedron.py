@@ -18,7 +18,7 @@ from course_lib.scenes.equirect import equirect_directions, sample_equirect
 
 
 def icosahedron_face_centers() -> torch.Tensor:
-    """Unit directions of the 20 face centres of a regular icosahedron, (20, 3), in a fixed order."""
+    """Unit directions of the 20 face centres of a regular icosahedron, (20, 3), in a fixed order (chapters 05-07)."""
     phi = (1 + math.sqrt(5)) / 2
     verts = []
     for a, b in itertools.product((-1.0, 1.0), repeat=2):
@@ -54,7 +54,7 @@ def _max_corner_angle_deg() -> float:
 
 
 def equirect_to_tangent(pano: torch.Tensor, fov_deg: float = 80.0, size: int = 64, mode: str = "bilinear") -> torch.Tensor:
-    """Cut a panorama (H, W, C) into 20 tangent images (20, size, size, C) (DreamScene360 §3.3)."""
+    """Cut a panorama (H, W, C) into 20 tangent images (20, size, size, C) (DreamScene360 §3.3) (chapters 05-07)."""
     tiles = []
     for cam in tangent_cameras(fov_deg, size):
         _, dirs = cam.rays()

@@ -19,14 +19,14 @@ EPS_T = 1e-4  # hits closer than this along the ray are ignored (self-intersecti
 
 
 def yaw_matrix(yaw: float) -> torch.Tensor:
-    """(3, 3) rotation by ``yaw`` radians about the world z axis (local -> world)."""
+    """(3, 3) rotation by ``yaw`` radians about the world z axis (local -> world) (chapters 05-07)."""
     c, s = math.cos(yaw), math.sin(yaw)
     return torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
 @dataclass
 class Primitive:
-    """Common fields: semantic class name, instance id (>= 1), base colour (RGB in [0, 1]) and texture name."""
+    """Common fields: semantic class name, instance id (>= 1), base colour (RGB in [0, 1]) and texture name (chapters 05-07)."""
 
     cls: str
     instance: int
@@ -41,7 +41,7 @@ class Primitive:
 
 @dataclass
 class Box(Primitive):
-    """An oriented box: ``center`` (3,), ``half_size`` (3,) along its local axes, turned by ``yaw`` about z."""
+    """An oriented box: ``center`` (3,), ``half_size`` (3,) along its local axes, turned by ``yaw`` about z (chapters 05-07)."""
 
     center: tuple[float, float, float] = (0.0, 0.0, 0.0)
     half_size: tuple[float, float, float] = (0.5, 0.5, 0.5)
@@ -50,7 +50,7 @@ class Box(Primitive):
 
 @dataclass
 class Ellipsoid(Primitive):
-    """An ellipsoid: ``center`` (3,), semi-axes ``radii`` (3,) along its local axes, turned by ``yaw`` about z."""
+    """An ellipsoid: ``center`` (3,), semi-axes ``radii`` (3,) along its local axes, turned by ``yaw`` about z (chapters 05-07)."""
 
     center: tuple[float, float, float] = (0.0, 0.0, 0.0)
     radii: tuple[float, float, float] = (0.5, 0.5, 0.5)
@@ -59,7 +59,7 @@ class Ellipsoid(Primitive):
 
 @dataclass
 class GroundPlane(Primitive):
-    """The infinite horizontal plane z = ``height``."""
+    """The infinite horizontal plane z = ``height`` (chapters 05-07)."""
 
     height: float = 0.0
 

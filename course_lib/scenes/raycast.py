@@ -102,7 +102,7 @@ def render(scene: Scene, camera: Camera, supersample: int = 1) -> dict[str, torc
 
 
 def render_many(scene: Scene, cameras: list[Camera], supersample: int = 1) -> dict[str, torch.Tensor]:
-    """Render a batch of same-size views in one pass of the ray caster: every output gains a leading (N,) axis."""
+    """Render a batch of same-size views in one pass of the ray caster: every output gains a leading (N,) axis (chapters 05-07)."""
     if not cameras:
         raise ValueError("render_many needs at least one camera")
     if supersample < 1:

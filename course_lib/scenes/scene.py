@@ -15,7 +15,7 @@ SKIES = ("gradient", "plain")
 
 @dataclass
 class PackedScene:
-    """Tensor form of a scene. Per primitive p (P rows, scene order): class, instance, colour, texture,
+    """Tensor form of a scene. Per primitive p (P rows, scene order): class, instance, colour, texture, (chapters 05-07)
     centre, size (box half-size / ellipsoid radii), rotation (local -> world); plus the indices of the
     boxes, the ellipsoids and the ground plane among them."""
 

@@ -31,5 +31,5 @@ def class_id(name: str) -> int:
 
 
 def colorize_semantics(labels: torch.Tensor) -> torch.Tensor:
-    """(...,) integer labels -> (..., 3) palette colours, for plots."""
+    """(...,) integer labels -> (..., 3) palette colours, for plots (chapters 05-07)."""
     return PALETTE[labels.clamp(0, len(CLASSES) - 1)]

@@ -16,14 +16,14 @@ TEXTURE_ID: dict[str, int] = {name: i for i, name in enumerate(TEXTURES)}
 
 
 def texture_id(name: str) -> int:
-    """Integer id of the texture ``name``."""
+    """Integer id of the texture ``name`` (chapters 05-07)."""
     if name not in TEXTURE_ID:
         raise ValueError(f"unknown texture {name!r}; the textures are {list(TEXTURES)}")
     return TEXTURE_ID[name]
 
 
 def smooth_noise(points: torch.Tensor, seed: int, frequency: float, octaves: int = 4) -> torch.Tensor:
-    r"""A smooth pseudo-random field in [-1, 1]: a sum of ``octaves`` seeded plane waves.
+    r"""A smooth pseudo-random field in [-1, 1]: a sum of ``octaves`` seeded plane waves (chapters 05-07).
 
     .. math:: n(p) = \frac{1}{K} \sum_{k=1}^{K} \sin(\omega_k \cdot p + \phi_k)
 

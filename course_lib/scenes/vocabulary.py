@@ -34,12 +34,12 @@ VOCABULARY: frozenset[str] = frozenset(COLORS) | frozenset(NUMBERS) | frozenset(
 
 
 class UnknownPromptWordError(ValueError):
-    """A prompt used a word outside the procedural vocabulary."""
+    """A prompt used a word outside the procedural vocabulary (chapters 05-07)."""
 
 
 @dataclass(frozen=True)
 class ObjectPhrase:
-    """One parsed group: ``count`` objects of kind ``name`` with colour ``color`` (``None`` = the default colour)."""
+    """One parsed group: ``count`` objects of kind ``name`` with colour ``color`` (``None`` = the default colour) (chapters 05-07)."""
 
     count: int
     color: str | None
@@ -47,7 +47,7 @@ class ObjectPhrase:
 
 
 def tokenize(prompt: str) -> list[str]:
-    """Lower-case words of a prompt; punctuation is ignored."""
+    """Lower-case words of a prompt; punctuation is ignored (chapters 05-07)."""
     return re.findall(r"[a-z]+", prompt.lower())
 
 

@@ -33,14 +33,14 @@ from course_lib.splatting.renderer import render
 
 @dataclass
 class Timing:
-    """Median wall and CPU seconds of a repeated call."""
+    """Median wall and CPU seconds of a repeated call (chapter 05)."""
 
     wall: float
     cpu: float
 
 
 def time_call(fn, repeats: int) -> Timing:
-    """Median wall-clock and process-CPU seconds of ``fn()`` over ``repeats`` runs (after one warm-up)."""
+    """Median wall-clock and process-CPU seconds of ``fn()`` over ``repeats`` runs (after one warm-up) (chapter 05)."""
     fn()
     walls, cpus = [], []
     for _ in range(repeats):
@@ -52,7 +52,7 @@ def time_call(fn, repeats: int) -> Timing:
 
 
 def benchmark_gaussians(num: int = 5000, seed: int = 0) -> tuple[GaussianParams, object]:
-    """``num`` random Gaussians filling a 64 x 64 view: a unit cloud seen from 4 units with a 60° FoV (splats a few px wide)."""
+    """``num`` random Gaussians filling a 64 x 64 view: a unit cloud seen from 4 units with a 60° FoV (splats a few px wide) (chapter 05)."""
     gen = torch.Generator().manual_seed(seed)
     g = GaussianParams.from_tensors(
         torch.randn(num, 3, generator=gen), torch.rand(num, 3, generator=gen) * 0.06 + 0.02, torch.randn(num, 4, generator=gen),
@@ -62,7 +62,7 @@ def benchmark_gaussians(num: int = 5000, seed: int = 0) -> tuple[GaussianParams,
 
 
 def rasterizer_speed(num: int = 5000, repeats_sparse: int = 5, repeats_dense: int = 2) -> dict[str, float]:
-    """Forward + backward seconds of the sparse (``torch``) and dense backends on the same Gaussians and camera."""
+    """Forward + backward seconds of the sparse (``torch``) and dense backends on the same Gaussians and camera (chapter 05)."""
     g, cam = benchmark_gaussians(num)
     background = torch.ones(3)
 
@@ -80,7 +80,7 @@ def rasterizer_speed(num: int = 5000, repeats_sparse: int = 5, repeats_dense: in
 
 
 def scene_throughput(num_images: int = 300, size: int = 64) -> dict[str, float]:
-    """Images per minute of the ray caster on an outdoor scene (one batched call)."""
+    """Images per minute of the ray caster on an outdoor scene (one batched call) (chapter 05)."""
     scene = outdoor_scene(0)
     cams = [look_at_camera((0.1 * k % 2.0 - 1.0, -1.0, 1.5), (0.0, 6.0, 0.5), 60.0, size, size) for k in range(num_images)]
     w, c = time.perf_counter(), time.process_time()
@@ -90,6 +90,7 @@ def scene_throughput(num_images: int = 300, size: int = 64) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the three benchmarks and print one line each (chapter 05)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: steady on a shared machine)")
     parser.add_argument("--fit-steps", type=int, default=300)
@@ -101,9 +102,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"rasterizer fwd+bwd, 5000 Gaussians, 64x64: sparse {r['sparse_wall'] * 1e3:.0f} ms wall / {r['sparse_cpu'] * 1e3:.0f} ms CPU, "
           f"dense {r['dense_wall']:.2f} s wall / {r['dense_cpu']:.2f} s CPU -> {r['speedup_wall']:.0f}x (wall), {r['speedup_cpu']:.0f}x (CPU)")
 
-    fit = multiview_fit(steps=args.fit_steps)
-    print(f"multi-view fit, 64 px, {fit.steps} steps, {fit.num_gaussians} Gaussians: held-out PSNR {fit.mean_psnr:.2f} dB "
-          f"(min {min(fit.heldout_psnr):.2f}, init {fit.init_psnr:.2f}) in {fit.seconds:.1f} s wall / {fit.cpu_seconds:.1f} s CPU")
+    for densify in (False, True):
+        fit = multiview_fit(steps=args.fit_steps, densify=densify)
+        print(f"multi-view fit, 64 px, {fit.steps} steps, densify={densify}, {fit.num_gaussians} Gaussians at the end: "
+              f"held-out PSNR {fit.mean_psnr:.2f} dB (min {min(fit.heldout_psnr):.2f}, init {fit.init_psnr:.2f}) "
+              f"in {fit.seconds:.1f} s wall / {fit.cpu_seconds:.1f} s CPU")
 
     for size in (64, 32):
         s = scene_throughput(300, size)

@@ -21,7 +21,7 @@ T_MIN = 1e-4
 
 
 def splat_alpha(delta: torch.Tensor, conics: torch.Tensor, opacities: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Opacity of splats at pixel offsets ``delta`` (..., 2) with ``conics`` (..., 3) and ``opacities`` (...) (3DGS eq. 2).
+    """Opacity of splats at pixel offsets ``delta`` (..., 2) with ``conics`` (..., 3) and ``opacities`` (...) (3DGS eq. 2) (chapter 05).
 
     Returns (alpha, keep): alpha (...) clamped to 0.99, and the mask of contributions that count
     (sigma >= 0 and alpha >= 1/255).
@@ -33,7 +33,7 @@ def splat_alpha(delta: torch.Tensor, conics: torch.Tensor, opacities: torch.Tens
 
 
 def composite_weights(alphas: torch.Tensor) -> torch.Tensor:
-    r"""Blending weights :math:`w_i = \alpha_i T_i`, :math:`T_i = \prod_{j<i}(1-\alpha_j)` along the last axis (3DGS eq. 3).
+    r"""Blending weights :math:`w_i = \alpha_i T_i`, :math:`T_i = \prod_{j<i}(1-\alpha_j)` along the last axis (3DGS eq. 3) (chapter 05).
 
     alphas (..., K) sorted front to back (zeros for padding) -> weights (..., K). A splat is
     dropped, with everything behind it, once it would bring the transmittance to 1e-4 or below.

@@ -6,7 +6,7 @@ import torch
 
 
 def quat_to_rotmat(quats: torch.Tensor) -> torch.Tensor:
-    r"""Rotation matrices (..., 3, 3) from quaternions (..., 4) in (w, x, y, z) order, normalised first.
+    r"""Rotation matrices (..., 3, 3) from quaternions (..., 4) in (w, x, y, z) order, normalised first (chapter 05).
 
     .. math:: R = \begin{pmatrix} 1-2(y^2+z^2) & 2(xy-wz) & 2(xz+wy) \\ 2(xy+wz) & 1-2(x^2+z^2) & 2(yz-wx) \\
               2(xz-wy) & 2(yz+wx) & 1-2(x^2+y^2) \end{pmatrix}
@@ -21,7 +21,7 @@ def quat_to_rotmat(quats: torch.Tensor) -> torch.Tensor:
 
 
 def covariance_3d(quats: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
-    r"""3DGS eq. 6: :math:`\Sigma = R S S^\top R^\top` with :math:`S = \mathrm{diag}(s)`; (N, 4), (N, 3) -> (N, 3, 3).
+    r"""3DGS eq. 6: :math:`\Sigma = R S S^\top R^\top` with :math:`S = \mathrm{diag}(s)`; (N, 4), (N, 3) -> (N, 3, 3) (chapter 05).
 
     Built this way :math:`\Sigma` stays symmetric positive definite while gradient descent moves
     the quaternion and the scales freely (3DGS §4).

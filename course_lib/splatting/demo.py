@@ -24,7 +24,7 @@ from course_lib.splatting.training import fit_gaussians
 
 @dataclass
 class MultiViewFit:
-    """Outcome of :func:`multiview_fit`: held-out PSNR per view and its mean, counts and times."""
+    """Outcome of :func:`multiview_fit`: held-out PSNR per view and its mean, counts and times (chapter 05)."""
 
     heldout_psnr: list[float]
     mean_psnr: float
@@ -36,7 +36,7 @@ class MultiViewFit:
 
 
 def ring_cameras(num: int, radius: float, height: float, size: int, offset_deg: float = 0.0, fov_deg: float = 50.0) -> list[Camera]:
-    """``num`` cameras evenly spaced on a circle around the origin, looking at (0, 0, 0.5)."""
+    """``num`` cameras evenly spaced on a circle around the origin, looking at (0, 0, 0.5) (chapter 05)."""
     import math
 
     cams = []

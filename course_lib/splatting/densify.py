@@ -31,7 +31,7 @@ SPLIT_SCALE_DIVISOR = 1.6  # 3DGS: the two children have scales s / (0.8 N) with
 
 @dataclass
 class DensifyConfig:
-    """Thresholds and schedule of :class:`Densifier`; defaults follow 3DGS (its iteration counts scaled by the caller)."""
+    """Thresholds and schedule of :class:`Densifier`; defaults follow 3DGS (its iteration counts scaled by the caller) (chapter 05)."""
 
     grad_threshold: float = 0.0002  # mean |d loss / d means2d| in normalised image units (3DGS: 0.0002)
     percent_dense: float = 0.01  # clone below, split above this fraction of the scene extent
@@ -43,7 +43,7 @@ class DensifyConfig:
 
 
 class Densifier:
-    """Accumulate positional gradients and apply clone/split/prune/reset to a :class:`GaussianParams` and its optimiser."""
+    """Accumulate positional gradients and apply clone/split/prune/reset to a :class:`GaussianParams` and its optimiser (chapter 05)."""
 
     def __init__(self, config: DensifyConfig, scene_extent: float, seed: int = 0) -> None:
         self.cfg = config
@@ -58,10 +58,10 @@ class Densifier:
         if grad is None:
             raise ValueError("info['means2d'] has no gradient: call accumulate after loss.backward() on a torch-backend render")
         if self.grad_sum is None or self.grad_sum.shape[0] != num:
-            self.grad_sum, self.count = torch.zeros(num), torch.zeros(num)
-        scale = torch.tensor([info["width"] / 2.0, info["height"] / 2.0])  # pixels -> normalised device units
+            self.grad_sum, self.count = torch.zeros(num, device=grad.device), torch.zeros(num, device=grad.device)
+        scale = torch.tensor([info["width"] / 2.0, info["height"] / 2.0], device=grad.device)  # pixels -> normalised units
         visible = (info["radii"] > 0).all(dim=-1)
-        self.grad_sum[visible] += (grad.detach().cpu()[visible] * scale).norm(dim=-1)
+        self.grad_sum[visible] += (grad.detach()[visible] * scale).norm(dim=-1)
         self.count[visible] += 1
 
     def step(self, step: int, gaussians: GaussianParams, optimizer: torch.optim.Optimizer) -> dict[str, int]:
@@ -92,7 +92,7 @@ class Densifier:
         """Two children per masked Gaussian, sampled from it, scales divided by 1.6 (3DGS §5)."""
         scales = g.scales()[mask].repeat(2, 1)
         R = quat_to_rotmat(g.quats[mask]).repeat(2, 1, 1)
-        offsets = torch.randn(scales.shape, generator=self.generator) * scales
+        offsets = torch.randn(scales.shape, generator=self.generator).to(scales.device) * scales
         children = {name: getattr(g, name)[mask].repeat(2, *([1] * (getattr(g, name).ndim - 1)))
                     for name in PARAM_NAMES if getattr(g, name) is not None}
         children["means"] = children["means"] + torch.einsum("nij,nj->ni", R, offsets)
@@ -120,9 +120,9 @@ def _replace(g: GaussianParams, optimizer: torch.optim.Optimizer, keep: torch.Te
 
 
 def reset_opacity(g: GaussianParams, optimizer: torch.optim.Optimizer, ceiling: float = 0.01) -> None:
-    """Clamp every opacity to at most ``ceiling`` and zero its Adam moments (3DGS §5)."""
+    """Clamp every opacity to at most ``ceiling`` and zero its Adam moments (3DGS §5) (chapter 05)."""
     with torch.no_grad():
-        g.opacity_logits.copy_(torch.minimum(g.opacity_logits, torch.logit(torch.tensor(ceiling))))
+        g.opacity_logits.clamp_(max=math.log(ceiling / (1.0 - ceiling)))
     state = optimizer.state.get(g.opacity_logits)
     if state:
         for key in ("exp_avg", "exp_avg_sq"):

@@ -84,7 +84,7 @@ class GaussianParams(nn.Module):
 
 
 def check_scales(scales: torch.Tensor) -> None:
-    """Raise a clear error for a Gaussian with a zero, negative or non-finite scale (its covariance would be singular)."""
+    """Raise a clear error for a Gaussian with a zero, negative or non-finite scale (its covariance would be singular) (chapter 05)."""
     bad = ~(torch.isfinite(scales) & (scales > 0))
     if bad.any():
         rows = bad.any(dim=-1).nonzero().flatten()[:5].tolist()

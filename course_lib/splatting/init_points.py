@@ -12,7 +12,7 @@ from course_lib.splatting.gaussians import GaussianParams
 
 
 def nearest_neighbour_distance(points: torch.Tensor, k: int = 3, chunk: int = 4096) -> torch.Tensor:
-    """Mean distance of each point (N, 3) to its k nearest other points, (N,), computed in chunks."""
+    """Mean distance of each point (N, 3) to its k nearest other points, (N,), computed in chunks (chapter 05)."""
     if points.shape[0] <= k:
         raise ValueError(f"need more than k={k} points to measure neighbour distances, got {points.shape[0]}")
     out = []

@@ -12,15 +12,15 @@ import torch
 import torch.nn.functional as F
 
 
-def _gaussian_window(size: int, sigma: float, channels: int, dtype: torch.dtype) -> torch.Tensor:
-    x = torch.arange(size, dtype=dtype) - (size - 1) / 2
+def _gaussian_window(size: int, sigma: float, channels: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    x = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
     g = torch.exp(-x * x / (2 * sigma * sigma))
     g = g / g.sum()
     return (g[:, None] * g[None, :]).expand(channels, 1, size, size).contiguous()
 
 
 def ssim(img1: torch.Tensor, img2: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
-    r"""Mean SSIM of two images (H, W, C) or (B, H, W, C) in [0, 1], 11x11 Gaussian window, σ = 1.5 (Wang et al. 2004, eq. 13).
+    r"""Mean SSIM of two images (H, W, C) or (B, H, W, C) in [0, 1], 11x11 Gaussian window, σ = 1.5 (Wang et al. 2004, eq. 13) (chapter 05).
 
     .. math:: \mathrm{SSIM} = \frac{(2\mu_x\mu_y + C_1)(2\sigma_{xy} + C_2)}{(\mu_x^2 + \mu_y^2 + C_1)(\sigma_x^2 + \sigma_y^2 + C_2)}
     """
@@ -29,7 +29,7 @@ def ssim(img1: torch.Tensor, img2: torch.Tensor, window: int = 11, sigma: float 
     x = (img1 if img1.ndim == 4 else img1[None]).permute(0, 3, 1, 2)
     y = (img2 if img2.ndim == 4 else img2[None]).permute(0, 3, 1, 2)
     C = x.shape[1]
-    w = _gaussian_window(window, sigma, C, x.dtype)
+    w = _gaussian_window(window, sigma, C, x.dtype, x.device)
     pad = window // 2
     mu_x, mu_y = F.conv2d(x, w, padding=pad, groups=C), F.conv2d(y, w, padding=pad, groups=C)
     sxx = F.conv2d(x * x, w, padding=pad, groups=C) - mu_x**2
@@ -41,11 +41,11 @@ def ssim(img1: torch.Tensor, img2: torch.Tensor, window: int = 11, sigma: float 
 
 
 def l1_dssim_loss(render: torch.Tensor, target: torch.Tensor, lam: float = 0.2) -> torch.Tensor:
-    """3DGS eq. 7: (1 - λ) L1 + λ (1 - SSIM), λ = 0.2."""
+    """3DGS eq. 7: (1 - λ) L1 + λ (1 - SSIM), λ = 0.2 (chapter 05)."""
     return (1 - lam) * (render - target).abs().mean() + lam * (1 - ssim(render, target))
 
 
 def psnr(img: torch.Tensor, target: torch.Tensor) -> float:
-    r"""Peak signal-to-noise ratio for images in [0, 1]: :math:`-10 \log_{10} \mathrm{MSE}` (dB)."""
+    r"""Peak signal-to-noise ratio for images in [0, 1]: :math:`-10 \log_{10} \mathrm{MSE}` (dB) (chapter 05)."""
     mse = float(((img - target) ** 2).mean())
     return math.inf if mse == 0 else -10.0 * math.log10(mse)

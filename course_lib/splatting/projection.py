@@ -25,7 +25,7 @@ RADIUS_SIGMAS = 3.33  # half-width of the bounding box in standard deviations; e
 
 @dataclass
 class Projected:
-    """Per-Gaussian results of :func:`project_gaussians` for one camera (N Gaussians)."""
+    """Per-Gaussian results of :func:`project_gaussians` for one camera (N Gaussians) (chapter 05)."""
 
     means2d: torch.Tensor  # (N, 2) pixel coordinates of the centres
     conics: torch.Tensor  # (N, 3) upper triangle (a, b, c) of the inverse 2D covariance
@@ -35,7 +35,7 @@ class Projected:
 
 
 def perspective_jacobian(means_cam: torch.Tensor, K: torch.Tensor, width: int, height: int) -> torch.Tensor:
-    r"""Jacobian (N, 2, 3) of :math:`(u, v) = (f_x x/z + c_x, f_y y/z + c_y)` at camera-space points (N, 3).
+    r"""Jacobian (N, 2, 3) of :math:`(u, v) = (f_x x/z + c_x, f_y y/z + c_y)` at camera-space points (N, 3) (chapter 05).
 
     .. math:: J = \begin{pmatrix} f_x/z & 0 & -f_x x/z^2 \\ 0 & f_y/z & -f_y y/z^2 \end{pmatrix}
 
@@ -73,7 +73,7 @@ def project_gaussians(
     means_cam = means @ R.T + t  # (N, 3)
     covars_cam = R @ covars @ R.T  # (N, 3, 3)
     J = perspective_jacobian(means_cam, K, width, height)  # (N, 2, 3)
-    cov2d = J @ covars_cam @ J.transpose(-1, -2) + low_pass * torch.eye(2, dtype=means.dtype)  # (N, 2, 2)
+    cov2d = J @ covars_cam @ J.transpose(-1, -2) + low_pass * torch.eye(2, dtype=means.dtype, device=means.device)  # (N, 2, 2)
     depths = means_cam[:, 2]
     means2d = means_cam[:, :2] / depths[:, None] * torch.stack([K[0, 0], K[1, 1]]) + K[:2, 2]  # (N, 2)
 
@@ -92,6 +92,6 @@ def project_gaussians(
 
 
 def project(gaussians, viewmat: torch.Tensor, K: torch.Tensor, width: int, height: int, near: float = 0.01, far: float = 1e10) -> Projected:
-    """:func:`project_gaussians` for a :class:`~course_lib.splatting.gaussians.GaussianParams` (checks its scales first)."""
+    """:func:`project_gaussians` for a :class:`~course_lib.splatting.gaussians.GaussianParams` (checks its scales first) (chapter 05)."""
     check_scales(gaussians.scales())
     return project_gaussians(gaussians.means, gaussians.covariances(), viewmat, K, width, height, near, far)

@@ -11,9 +11,9 @@ import torch
 from course_lib.splatting.compositing import composite_weights, splat_alpha
 
 
-def pixel_centers(width: int, height: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """(H*W, 2) pixel centres (x, y) = (j + 0.5, i + 0.5), row-major."""
-    i, j = torch.meshgrid(torch.arange(height, dtype=dtype), torch.arange(width, dtype=dtype), indexing="ij")
+def pixel_centers(width: int, height: int, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(H*W, 2) pixel centres (x, y) = (j + 0.5, i + 0.5), row-major (chapter 05)."""
+    i, j = torch.meshgrid(torch.arange(height, dtype=dtype, device=device), torch.arange(width, dtype=dtype, device=device), indexing="ij")
     return torch.stack([j + 0.5, i + 0.5], dim=-1).reshape(-1, 2)
 
 
@@ -28,12 +28,12 @@ def rasterize_dense(
     height: int,
     background: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Composite all unculled Gaussians at every pixel. Inputs are per Gaussian: means2d (N, 2), conics (N, 3),
+    """Composite all unculled Gaussians at every pixel. Inputs are per Gaussian: means2d (N, 2), conics (N, 3), (chapter 05)
     colors (N, C), opacities (N,), depths (N,), radii (N, 2). Returns ``rgb`` (H, W, C), ``depth`` (H, W; expected
     depth of what is seen, 0 where nothing is) and ``alpha`` (H, W)."""
     ids = torch.nonzero((radii > 0).all(dim=-1)).flatten()
     ids = ids[torch.argsort(depths[ids].detach(), stable=True)]  # front to back
-    pix = pixel_centers(width, height, means2d.dtype)  # (P, 2)
+    pix = pixel_centers(width, height, means2d.dtype, means2d.device)  # (P, 2)
     delta = pix[:, None, :] - means2d[ids][None, :, :]  # (P, N, 2)
     alpha, keep = splat_alpha(delta, conics[ids][None], opacities[ids][None])
     weights = composite_weights(torch.where(keep, alpha, torch.zeros_like(alpha)))  # (P, N)

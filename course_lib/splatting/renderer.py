@@ -26,7 +26,7 @@ _warned_fallback = False
 
 @dataclass
 class RenderOutput:
-    """``rgb`` (H, W, 3), expected ``depth`` (H, W), ``alpha`` (H, W); ``info`` holds the projection
+    """``rgb`` (H, W, 3), expected ``depth`` (H, W), ``alpha`` (H, W); ``info`` holds the projection (chapter 05)
     (``means2d`` with its gradient retained, ``radii``, ...) for densification, and ``backend`` the one that ran."""
 
     rgb: torch.Tensor
@@ -37,7 +37,7 @@ class RenderOutput:
 
 
 class GsplatUnavailable(RuntimeError):
-    """gsplat's CUDA rasterizer cannot run here."""
+    """gsplat's CUDA rasterizer cannot run here (chapter 05)."""
 
 
 def _warn_fallback(reason: str) -> None:
@@ -52,7 +52,7 @@ def _warn_fallback(reason: str) -> None:
         _warned_fallback = True
 
 
-def _render_gsplat(gaussians: GaussianParams, camera: Camera, background: torch.Tensor) -> RenderOutput:
+def _render_gsplat(gaussians: GaussianParams, camera: Camera, background: torch.Tensor, near: float) -> RenderOutput:
     if not gaussians.means.is_cuda:
         raise GsplatUnavailable("gsplat's rasterization needs CUDA tensors and these Gaussians are on the CPU")
     try:
@@ -63,7 +63,7 @@ def _render_gsplat(gaussians: GaussianParams, camera: Camera, background: torch.
         rgbd, alpha, info = rasterization(
             gaussians.means, torch.nn.functional.normalize(gaussians.quats, dim=-1), gaussians.scales(), gaussians.opacities(), sh,
             camera.viewmat[None].to(device), camera.K[None].to(device), camera.width, camera.height,
-            sh_degree=gaussians.sh_degree, render_mode="RGB+ED", backgrounds=None,
+            near_plane=near, sh_degree=gaussians.sh_degree, render_mode="RGB+ED", backgrounds=None,
         )
     except Exception as error:  # compile errors of the CUDA extension surface here
         raise GsplatUnavailable(f"{type(error).__name__}: {error}") from error
@@ -89,7 +89,7 @@ def render(
     background = torch.zeros(3, device=device) if background is None else torch.as_tensor(background, dtype=torch.float32, device=device)
     if backend == "gsplat" or (backend == "auto" and gaussians.means.is_cuda):
         try:
-            return _render_gsplat(gaussians, camera, background)
+            return _render_gsplat(gaussians, camera, background, near)
         except GsplatUnavailable as error:
             _warn_fallback(str(error))
     viewmat, K = camera.viewmat.to(device), camera.K.to(device)

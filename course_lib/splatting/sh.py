@@ -18,12 +18,12 @@ SH_C1 = math.sqrt(3.0 / (4.0 * math.pi))  # 0.48860251
 
 
 def rgb_to_sh0(rgb: torch.Tensor) -> torch.Tensor:
-    """Degree-0 coefficient that makes a Gaussian show colour ``rgb`` (..., 3) from every side."""
+    """Degree-0 coefficient that makes a Gaussian show colour ``rgb`` (..., 3) from every side (chapter 05)."""
     return (rgb - 0.5) / SH_C0
 
 
 def eval_sh(sh0: torch.Tensor, sh1: torch.Tensor | None, dirs: torch.Tensor | None) -> torch.Tensor:
-    """Colour (N, 3) from sh0 (N, 3), optional sh1 (N, 3, 3) (the three degree-1 coefficients) and view dirs (N, 3)."""
+    """Colour (N, 3) from sh0 (N, 3), optional sh1 (N, 3, 3) (the three degree-1 coefficients) and view dirs (N, 3) (chapter 05)."""
     color = 0.5 + SH_C0 * sh0
     if sh1 is not None:
         if dirs is None:

@@ -18,14 +18,14 @@ DEFAULT_LRS = {"means": 1.6e-4, "log_scales": 5e-3, "quats": 1e-3, "opacity_logi
 
 @dataclass
 class FitResult:
-    """Per-step losses and the densification counts of a :func:`fit_gaussians` run."""
+    """Per-step losses and the densification counts of a :func:`fit_gaussians` run (chapter 05)."""
 
     losses: list[float] = field(default_factory=list)
     densify_log: list[tuple[int, dict]] = field(default_factory=list)
 
 
 def make_optimizer(gaussians: GaussianParams, lrs: dict[str, float], scene_extent: float = 1.0) -> torch.optim.Adam:
-    """Adam with one parameter group per Gaussian attribute (the 3DGS set-up); the means' lr is scaled by the extent."""
+    """Adam with one parameter group per Gaussian attribute (the 3DGS set-up); the means' lr is scaled by the extent (chapter 05)."""
     groups = []
     for name, lr in lrs.items():
         param = getattr(gaussians, name, None)
@@ -48,7 +48,7 @@ def fit_gaussians(
     backend: str = "auto",
     progress=None,
 ) -> FitResult:
-    """Fit ``gaussians`` to ``images`` (V, H, W, 3) seen by ``cameras`` (V views) for ``steps`` Adam steps (3DGS §7).
+    """Fit ``gaussians`` to ``images`` (V, H, W, 3) seen by ``cameras`` (V views) for ``steps`` Adam steps (3DGS §7) (chapter 05).
 
     Each step renders one random training view and minimises 3DGS eq. 7 (L1 + λ D-SSIM). The
     means' learning rate decays exponentially to 1 % of its start. ``progress`` wraps the step
