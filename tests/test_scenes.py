@@ -184,3 +184,18 @@ def test_moving_a_car_shows_in_the_next_render():
     for part in (p for p in scene.primitives if p.instance == car.instance):
         part.center = (part.center[0] + 30.0, part.center[1], part.center[2])
     assert not (render(scene, cam)["instance"] == car.instance).any()
+
+
+def test_orbit_and_drive_trajectories():
+    from course_lib.scenes import drive_cameras, orbit_cameras
+
+    center = torch.tensor([1.0, 2.0, 0.5])
+    for cam in orbit_cameras(center, radius=4.0, height=2.0, num=6, fov_deg=60.0, size=32):
+        p = cam.viewmat @ torch.cat([center, torch.ones(1)])
+        uv = cam.K @ p[:3] / p[2]
+        assert torch.allclose(uv[:2], torch.tensor([16.0, 16.0]), atol=1e-4)  # the centre projects to the image centre
+        offset = cam.position - center
+        assert abs(float(offset[:2].norm()) - 4.0) < 1e-4 and abs(float(offset[2]) - 2.0) < 1e-4
+    drive = drive_cameras((0.0, 0.0, 1.6), (1.0, 0.0, 0.0), step=2.0, num=4, fov_deg=70.0, width=32, height=24)
+    positions = torch.stack([c.position for c in drive])
+    assert torch.allclose(positions[1:] - positions[:-1], torch.tensor([2.0, 0.0, 0.0]).expand(3, 3), atol=1e-5)
