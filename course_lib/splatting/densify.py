@@ -60,7 +60,8 @@ class Densifier:
         if self.grad_sum is None or self.grad_sum.shape[0] != num:
             self.grad_sum, self.count = torch.zeros(num, device=grad.device), torch.zeros(num, device=grad.device)
         scale = torch.tensor([info["width"] / 2.0, info["height"] / 2.0], device=grad.device)  # pixels -> normalised units
-        visible = (info["radii"] > 0).all(dim=-1)
+        grad = grad.reshape(-1, 2)  # gsplat's info carries a leading camera axis
+        visible = (info["radii"].reshape(-1, 2) > 0).all(dim=-1)
         self.grad_sum[visible] += (grad.detach()[visible] * scale).norm(dim=-1)
         self.count[visible] += 1
 

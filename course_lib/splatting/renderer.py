@@ -69,7 +69,10 @@ def _render_gsplat(gaussians: GaussianParams, camera: Camera, background: torch.
         raise GsplatUnavailable(f"{type(error).__name__}: {error}") from error
     alpha = alpha[0, ..., 0]
     rgb = rgbd[0, ..., :3] + (1.0 - alpha)[..., None] * background.to(rgbd)
-    return RenderOutput(rgb=rgb, depth=rgbd[0, ..., 3], alpha=alpha, backend="gsplat", info=info)
+    if info["means2d"].requires_grad:
+        info["means2d"].retain_grad()  # (1, N, 2): the Densifier reads its gradient after backward
+    ours = {"means2d": info["means2d"], "radii": info["radii"], "depths": info["depths"], "width": camera.width, "height": camera.height}
+    return RenderOutput(rgb=rgb, depth=rgbd[0, ..., 3], alpha=alpha, backend="gsplat", info=ours)
 
 
 def render(
