@@ -16,7 +16,13 @@ from course_lib.scenes.builders import (
 )
 from course_lib.scenes.cameras import Camera, backproject, drive_cameras, intrinsics, look_at, look_at_camera, orbit_cameras
 from course_lib.scenes.equirect import direction_to_equirect, equirect_directions, render_panorama, sample_equirect
-from course_lib.scenes.icosahedron import equirect_to_tangent, icosahedron_face_centers, tangent_cameras, tangent_to_equirect
+from course_lib.scenes.icosahedron import (
+    equirect_to_tangent,
+    icosahedron_face_centers,
+    icosahedron_vertices,
+    tangent_cameras,
+    tangent_to_equirect,
+)
 from course_lib.scenes.primitives import Box, Ellipsoid, GroundPlane
 from course_lib.scenes.raycast import cast_rays, render, render_many
 from course_lib.scenes.scene import Scene
@@ -26,7 +32,7 @@ from course_lib.scenes.vocabulary import VOCABULARY, UnknownPromptWordError, che
 __all__ = [
     "Box", "CLASSES", "Camera", "backproject", "Ellipsoid", "GroundPlane", "PALETTE", "Scene", "UnknownPromptWordError", "VOCABULARY",
     "cast_rays", "check_prompt", "class_id", "colorize_semantics", "direction_to_equirect", "drive_cameras",
-    "equirect_directions", "equirect_to_tangent", "icosahedron_face_centers", "intrinsics", "look_at",
+    "equirect_directions", "equirect_to_tangent", "icosahedron_face_centers", "icosahedron_vertices", "intrinsics", "look_at",
     "look_at_camera", "make_object", "object_scene", "orbit_cameras", "outdoor_scene", "parse_prompt",
     "random_prompt", "render", "render_many", "render_panorama", "room_scene", "sample_equirect",
     "scene_from_prompt", "street_scene", "surroundings_scene", "tangent_cameras", "tangent_to_equirect",

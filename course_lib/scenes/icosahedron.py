@@ -17,17 +17,22 @@ from course_lib.scenes.equirect import equirect_directions, sample_equirect
 
 
 
-def icosahedron_face_centers() -> torch.Tensor:
-    """Unit directions of the 20 face centres of a regular icosahedron, (20, 3), in a fixed order (chapters 05-07)."""
+def icosahedron_vertices() -> torch.Tensor:
+    """The 12 unit vertices of a regular icosahedron, (12, 3): cyclic permutations of (0, ±1, ±φ), normalised (chapter 05)."""
     phi = (1 + math.sqrt(5)) / 2
     verts = []
     for a, b in itertools.product((-1.0, 1.0), repeat=2):
         verts += [(0.0, a, b * phi), (a, b * phi, 0.0), (b * phi, 0.0, a)]
-    v = torch.tensor(verts)
+    return torch.nn.functional.normalize(torch.tensor(verts), dim=-1)
+
+
+def icosahedron_face_centers() -> torch.Tensor:
+    """Unit directions of the 20 face centres of a regular icosahedron, (20, 3), in a fixed order (chapters 05-07)."""
+    v = icosahedron_vertices()
+    edge = float((v[:, None] - v[None]).norm(dim=-1).masked_fill(torch.eye(12, dtype=torch.bool), 9.0).min())
     faces = [f for f in itertools.combinations(range(12), 3)
-             if all(abs((v[i] - v[j]).norm() - 2.0) < 1e-6 for i, j in itertools.combinations(f, 2))]
-    centers = torch.nn.functional.normalize(torch.stack([v[list(f)].mean(0) for f in faces]), dim=-1)
-    return centers
+             if all(abs(float((v[i] - v[j]).norm()) - edge) < 1e-5 for i, j in itertools.combinations(f, 2))]
+    return torch.nn.functional.normalize(torch.stack([v[list(f)].mean(0) for f in faces]), dim=-1)
 
 
 def tangent_cameras(fov_deg: float = 80.0, size: int = 64, center=(0.0, 0.0, 0.0)) -> list[Camera]:
@@ -44,13 +49,12 @@ def tangent_cameras(fov_deg: float = 80.0, size: int = 64, center=(0.0, 0.0, 0.0
 
 @functools.lru_cache(maxsize=1)
 def _max_corner_angle_deg() -> float:
-    """Largest angle from a sphere point to its nearest face centre (about 37.4°, at the icosahedron's corners).
+    """Largest angle from a sphere point to its nearest face centre: the angle from a vertex to its faces' centres (about 37.4°).
 
     A square tile with field of view f sees every direction within f/2 of its axis, so f must exceed twice this.
     """
-    centers = icosahedron_face_centers()
-    dirs = equirect_directions(90, 180).reshape(-1, 3)
-    return math.degrees(math.acos(float((dirs @ centers.T).max(dim=1).values.min())))
+    cosines = icosahedron_vertices() @ icosahedron_face_centers().T  # (12, 20)
+    return math.degrees(math.acos(float(cosines.max(dim=1).values.min())))
 
 
 def equirect_to_tangent(pano: torch.Tensor, fov_deg: float = 80.0, size: int = 64, mode: str = "bilinear") -> torch.Tensor:
