@@ -200,3 +200,10 @@ def test_orbit_and_drive_trajectories():
     drive = drive_cameras((0.0, 0.0, 1.6), (1.0, 0.0, 0.0), step=2.0, num=4, fov_deg=70.0, width=32, height=24)
     positions = torch.stack([c.position for c in drive])
     assert torch.allclose(positions[1:] - positions[:-1], torch.tensor([2.0, 0.0, 0.0]).expand(3, 3), atol=1e-5)
+
+
+def test_street_prompt_sets_cars():
+    scene = scene_from_prompt("two red cars beside white buildings in a street", seed=1)
+    cars = {p.instance: p.color for p in scene.primitives if p.cls == "car" and p.center[2] < 0.5}
+    assert len(cars) == 2
+    assert all(c[0] > 0.6 and c[1] < 0.3 for c in cars.values())  # red, up to the colour jitter

@@ -159,8 +159,17 @@ def surroundings_scene(seed: int = 0, num_objects: int = 8) -> Scene:
 
 def street_scene(seed: int = 0, length: float = 40.0, prompt: str | None = None) -> Scene:
     """A street along +x (Urban Architect, chapter 07): road (y in [-3, 3]), sidewalks, buildings on both sides,
-    trees on the sidewalks, cars on the road. Classes: road, sidewalk, building, roof, tree, car, ground, sky."""
+    trees on the sidewalks, cars on the road. Classes: road, sidewalk, building, roof, tree, car, ground, sky.
+
+    A ``prompt`` such as ``"two red cars beside white buildings in a street"`` sets the number and
+    colour of the cars and the colours of the buildings and trees it names; the rest stays random.
+    """
     rng = random.Random(seed)
+    phrases = parse_prompt(prompt)[0] if prompt else []
+    named = {name: [p for p in phrases if p.name == name] for name in ("car", "building", "house", "tree")}
+    building_colors = [p.color for p in named["building"] + named["house"] if p.color] or ["gray", "white", "brown", "red", "yellow"]
+    tree_color = next((p.color for p in named["tree"] if p.color), "green")
+    cars = [p.color for p in named["car"] for _ in range(p.count)] or [None] * max(1, int(length / 8))
     prims: list[Primitive] = [
         GroundPlane("ground", 1, (0.4, 0.5, 0.3), "grass"),
         Box("road", 2, (0.28, 0.28, 0.3), "road", (length / 2, 0.0, 0.01), (length / 2 + 5, 3.0, 0.01)),
@@ -173,15 +182,16 @@ def street_scene(seed: int = 0, length: float = 40.0, prompt: str | None = None)
         while x < length + 5:
             width = rng.uniform(2.5, 4.5)
             height = rng.uniform(3.0, 8.0)
-            color = _jitter(COLORS[rng.choice(("gray", "white", "brown", "red", "yellow"))], rng)
+            color = _jitter(COLORS[rng.choice(building_colors)], rng)
             prims.append(Box("building", instance, color, "facade", (x + width / 2, side * 8.0, height), (width / 2 - 0.1, 2.8, height)))
             instance, x = instance + 1, x + width
         for x in range(2, int(length), 6):
-            prims += make_object("tree", "green", x + rng.uniform(-1, 1), side * 4.4, 0.0, instance, rng)
+            prims += make_object("tree", tree_color, x + rng.uniform(-1, 1), side * 4.4, 0.0, instance, rng)
             instance += 1
-    for _ in range(max(1, int(length / 8))):
+    for k, color in enumerate(cars):
         lane = rng.choice((-1.5, 1.5))
-        prims += make_object("car", rng.choice(sorted(COLORS)), rng.uniform(3, length), lane, 0.0, instance, rng)
+        x = (k + 0.5) * length / len(cars) + rng.uniform(-1.0, 1.0)
+        prims += make_object("car", color or rng.choice(sorted(COLORS)), x, lane, 0.0, instance, rng)
         instance += 1
     return Scene(prims, prompt=prompt or "a street with cars and trees along buildings", seed=seed)
 
