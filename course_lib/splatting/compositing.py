@@ -1,4 +1,4 @@
-r"""Per-pixel opacity of a splat and front-to-back alpha compositing (3DGS eqs. 2-3), chapter 05.
+r"""Per-pixel opacity of a splat and front-to-back alpha compositing (3DGS eqs. 3-4), chapter 05.
 
 .. math:: \alpha_i(p) = \min\big(0.99,\; o_i \exp(-\sigma_i(p))\big), \quad
           \sigma_i(p) = \tfrac12 (a\,\Delta x^2 + c\,\Delta y^2) + b\,\Delta x \Delta y
@@ -21,7 +21,7 @@ T_MIN = 1e-4
 
 
 def splat_alpha(delta: torch.Tensor, conics: torch.Tensor, opacities: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Opacity of splats at pixel offsets ``delta`` (..., 2) with ``conics`` (..., 3) and ``opacities`` (...) (3DGS eq. 2) (chapter 05).
+    """Opacity of splats at pixel offsets ``delta`` (..., 2) with ``conics`` (..., 3) and ``opacities`` (...) (3DGS eq. 4: the Gaussian G, projected by eq. 5, times the opacity) (chapter 05).
 
     Returns (alpha, keep): alpha (...) clamped to 0.99, and the mask of contributions that count
     (sigma >= 0 and alpha >= 1/255).
