@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-ALPHA_MAX = 0.99
+ALPHA_MAX = 0.99  # as in the 3DGS code; gsplat clamps at 0.999
 ALPHA_MIN = 1.0 / 255.0
 T_MIN = 1e-4
 
