@@ -207,3 +207,21 @@ def test_street_prompt_sets_cars():
     cars = {p.instance: p.color for p in scene.primitives if p.cls == "car" and p.center[2] < 0.5}
     assert len(cars) == 2
     assert all(c[0] > 0.6 and c[1] < 0.3 for c in cars.values())  # red, up to the colour jitter
+
+
+def test_frustum_culling_never_drops_a_visible_primitive():
+    from course_lib.scenes import cast_rays
+
+    scene = street_scene(2, length=60.0)
+    gen = torch.Generator().manual_seed(0)
+    cams = []
+    for _ in range(12):
+        eye = torch.tensor([60.0, 12.0, 6.0]) * torch.rand(3, generator=gen) + torch.tensor([0.0, -6.0, 0.5])
+        target = eye + torch.randn(3, generator=gen) * torch.tensor([5.0, 5.0, 1.0])
+        cams.append(look_at_camera(eye, target, 40.0 + 60.0 * float(torch.rand((), generator=gen)), 24, 20))
+    culled = render_many(scene, cams)
+    for k, cam in enumerate(cams):
+        origins, dirs = cam.rays()
+        full = cast_rays(scene, origins.reshape(-1, 3), dirs.reshape(-1, 3))  # every primitive tested
+        assert torch.equal(culled["instance"][k].reshape(-1), full["instance"])
+        assert torch.equal(culled["distance"][k].reshape(-1), full["distance"])

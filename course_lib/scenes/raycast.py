@@ -19,16 +19,16 @@ from course_lib.scenes.textures import apply_textures
 CHUNK = 32768  # rays per batched intersection
 
 
-def _cast_chunk(scene: Scene, pk: PackedScene, origins: torch.Tensor, dirs: torch.Tensor) -> dict[str, torch.Tensor]:
+def _cast_chunk(scene: Scene, pk: PackedScene, origins: torch.Tensor, dirs: torch.Tensor, candidates: torch.Tensor) -> dict[str, torch.Tensor]:
     R, P = origins.shape[0], pk.cls.shape[0]
     t_all = torch.full((R, P), math.inf)
     face = torch.zeros(R, P, dtype=torch.long)
-    if len(pk.box_idx):
-        idx = pk.box_idx
+    idx = pk.box_idx[candidates[pk.box_idx]]
+    if len(idx):
         t_box, face_box = intersect_boxes(origins, dirs, pk.center[idx], pk.size[idx], pk.rot[idx])
         t_all[:, idx], face[:, idx] = t_box, face_box
-    if len(pk.ellipsoid_idx):
-        idx = pk.ellipsoid_idx
+    idx = pk.ellipsoid_idx[candidates[pk.ellipsoid_idx]]
+    if len(idx):
         t_all[:, idx] = intersect_ellipsoids(origins, dirs, pk.center[idx], pk.size[idx], pk.rot[idx])
     if pk.ground_idx >= 0:
         t_all[:, pk.ground_idx] = intersect_ground(origins, dirs, pk.ground_height)
@@ -75,11 +75,12 @@ def _sky(scene: Scene, dirs: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def cast_rays(scene: Scene, origins: torch.Tensor, dirs: torch.Tensor) -> dict[str, torch.Tensor]:
+def cast_rays(scene: Scene, origins: torch.Tensor, dirs: torch.Tensor, candidates: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Render R rays (chapter 05): origins, unit dirs (R, 3) -> dict of per-ray results.
 
     ``rgb`` (R, 3) in [0, 1]; ``distance`` (R,) along the ray, ``inf`` for the sky;
     ``semantic`` (R,) class ids (0 = sky); ``instance`` (R,) ids (0 = sky); ``normal`` (R, 3).
+    ``candidates`` (P,) bool, optional: the only primitives the rays can hit (the rest are skipped).
     """
     if origins.shape != dirs.shape or origins.ndim != 2 or origins.shape[1] != 3:
         raise ValueError(f"origins and dirs must both be (R, 3), got {tuple(origins.shape)} and {tuple(dirs.shape)}")
@@ -87,7 +88,8 @@ def cast_rays(scene: Scene, origins: torch.Tensor, dirs: torch.Tensor) -> dict[s
         raise ValueError("ray origins/directions contain NaN or inf; check the camera pose")
     origins, dirs = origins.float(), dirs.float()
     packed = scene.packed()
-    parts = [_cast_chunk(scene, packed, origins[s : s + CHUNK], dirs[s : s + CHUNK]) for s in range(0, origins.shape[0], CHUNK)]
+    candidates = torch.ones(packed.cls.shape[0], dtype=torch.bool) if candidates is None else candidates
+    parts = [_cast_chunk(scene, packed, origins[s : s + CHUNK], dirs[s : s + CHUNK], candidates) for s in range(0, origins.shape[0], CHUNK)]
     return {key: torch.cat([p[key] for p in parts]) for key in parts[0]}
 
 
@@ -121,10 +123,43 @@ def render_many(scene: Scene, cameras: list[Camera], supersample: int = 1) -> di
 
 
 def _cast_cameras(scene: Scene, cameras: list[Camera]) -> dict[str, torch.Tensor]:
-    rays = [c.rays() for c in cameras]
-    origins = torch.stack([o for o, _ in rays]).reshape(-1, 3)
-    dirs = torch.stack([d for _, d in rays]).reshape(-1, 3)
-    return cast_rays(scene, origins, dirs)
+    """Cast every pixel ray of same-size cameras, in groups of about CHUNK rays; each group tests only
+    the primitives whose bounding sphere meets one of its cameras' view frusta."""
+    packed = scene.packed()
+    per_group = max(1, CHUNK // (cameras[0].width * cameras[0].height))
+    parts = []
+    for start in range(0, len(cameras), per_group):
+        group = cameras[start : start + per_group]
+        rays = [c.rays() for c in group]
+        origins = torch.stack([o for o, _ in rays]).reshape(-1, 3)
+        dirs = torch.stack([d for _, d in rays]).reshape(-1, 3)
+        candidates = torch.stack([in_frustum(packed, c) for c in group]).any(dim=0)
+        parts.append(cast_rays(scene, origins, dirs, candidates))
+    return {key: torch.cat([p[key] for p in parts]) for key in parts[0]}
+
+
+def in_frustum(packed: PackedScene, camera: Camera) -> torch.Tensor:
+    """(P,) bool: primitives whose bounding sphere reaches into the camera's view frustum (chapter 07's long streets).
+
+    A conservative test (it may keep a primitive the rays miss, never drop one they hit): the
+    sphere must reach in front of the camera and inside each of the four side planes.
+    """
+    radius = packed.size.norm(dim=-1)  # box half-diagonal / largest ellipsoid semi-axis bound
+    c = packed.center @ camera.viewmat[:3, :3].T + camera.viewmat[:3, 3]  # (P, 3) camera coordinates
+    K, W, H = camera.K, camera.width, camera.height
+    x_min, x_max = -K[0, 2] / K[0, 0], (W - K[0, 2]) / K[0, 0]
+    y_min, y_max = -K[1, 2] / K[1, 1], (H - K[1, 2]) / K[1, 1]
+    x, y, z = c.unbind(-1)
+    inside = (
+        (z + radius > 0)
+        & ((x - x_min * z) / torch.sqrt(1 + x_min**2) >= -radius)
+        & ((x_max * z - x) / torch.sqrt(1 + x_max**2) >= -radius)
+        & ((y - y_min * z) / torch.sqrt(1 + y_min**2) >= -radius)
+        & ((y_max * z - y) / torch.sqrt(1 + y_max**2) >= -radius)
+    )
+    if packed.ground_idx >= 0:
+        inside[packed.ground_idx] = True
+    return inside
 
 
 def _unbatch(batch: dict[str, torch.Tensor], index: int) -> dict[str, torch.Tensor]:
