@@ -219,6 +219,9 @@ def test_frustum_culling_never_drops_a_visible_primitive():
         eye = torch.tensor([60.0, 12.0, 6.0]) * torch.rand(3, generator=gen) + torch.tensor([0.0, -6.0, 0.5])
         target = eye + torch.randn(3, generator=gen) * torch.tensor([5.0, 5.0, 1.0])
         cams.append(look_at_camera(eye, target, 40.0 + 60.0 * float(torch.rand((), generator=gen)), 24, 20))
+    from course_lib.scenes.raycast import in_frustum
+
+    assert all((~in_frustum(scene.packed(), c)).sum() > 5 for c in cams[:3])  # the culling does drop primitives
     culled = render_many(scene, cams)
     for k, cam in enumerate(cams):
         origins, dirs = cam.rays()
