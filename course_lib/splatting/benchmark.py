@@ -10,16 +10,17 @@
 Times are wall-clock and process CPU seconds with ``torch.set_num_threads(threads)``; the
 course machine has 2 cores shared with other work, so CPU time is the steadier number.
 
-Output of ``python -m course_lib.splatting.benchmark`` on the course machine (2 CPU cores shared with two other jobs, load average about 4.8; 1 torch thread; whole run 82 s user + 10 s sys, 139 s wall):
+Output of ``python -m course_lib.splatting.benchmark`` on the course machine (2 CPU cores shared with two other jobs, load average about 4; 1 torch thread; whole run 79 s user + 11 s sys, 135 s wall):
 
 .. code-block:: text
 
     torch 2.14.1+cu130, 1 thread(s)
-    rasterizer fwd+bwd, 5000 Gaussians, 64x64: sparse 140 ms wall / 94 ms CPU, dense 7.54 s wall / 4.97 s CPU -> 54x (wall), 53x (CPU)
-    multi-view fit, 64 px, 300 steps, densify=False, 6000 Gaussians at the end: held-out PSNR 31.28 dB (min 29.64, init 17.55) in 53.6 s wall / 35.2 s CPU
-    multi-view fit, 64 px, 300 steps, densify=True, 9124 Gaussians at the end: held-out PSNR 31.89 dB (min 29.93, init 17.55) in 61.2 s wall / 41.0 s CPU
-    ray caster 64x64: 300 images in 1.9 s wall / 1.3 s CPU -> 9349 images/min (wall), 13711 (CPU)
-    ray caster 32x32: 300 images in 0.6 s wall / 0.4 s CPU -> 30917 images/min (wall), 44583 (CPU)
+    rasterizer fwd+bwd, 5000 Gaussians, 64x64: sparse 119 ms wall / 77 ms CPU, dense 6.02 s wall / 4.00 s CPU -> 51x (wall), 52x (CPU)
+    multi-view fit, 64 px, 300 steps, densify=False, 6000 Gaussians at the end: held-out PSNR 31.28 dB (min 29.64, init 17.55) in 48.4 s wall / 32.2 s CPU
+    multi-view fit, 64 px, 300 steps, densify=True, 9124 Gaussians at the end: held-out PSNR 31.89 dB (min 29.93, init 17.55) in 55.0 s wall / 36.5 s CPU
+    ray caster 64x64, outdoor scene (5 primitives): 300 images in 2.5 s wall / 1.6 s CPU -> 7330 images/min (wall), 11140 (CPU)
+    ray caster 32x32, outdoor scene (5 primitives): 300 images in 0.7 s wall / 0.5 s CPU -> 25437 images/min (wall), 38453 (CPU)
+    ray caster 64x64, street scene (71 primitives): 300 images in 10.6 s wall / 7.0 s CPU -> 1702 images/min (wall), 2574 (CPU)
 """
 
 from __future__ import annotations
