@@ -24,7 +24,7 @@ from course_lib.scenes import (
     object_scene,
     outdoor_scene,
     parse_prompt,
-    render,
+    render_view,
     render_many,
     render_panorama,
     room_scene,
@@ -41,7 +41,7 @@ from course_lib.scenes.vocabulary import ObjectPhrase
 @pytest.mark.parametrize("builder", [outdoor_scene, room_scene, surroundings_scene, street_scene, object_scene])
 def test_same_seed_same_images_other_seed_other_images(builder):
     cam = look_at_camera((0.5, -1.0, 1.7), (0.0, 6.0, 0.8), 70.0, 48, 40)
-    a, b, c = render(builder(3), cam), render(builder(3), cam), render(builder(4), cam)
+    a, b, c = render_view(builder(3), cam), render_view(builder(3), cam), render_view(builder(4), cam)
     for key in ("rgb", "depth", "semantic", "instance"):
         assert torch.equal(a[key], b[key]), key
     assert not torch.equal(a["rgb"], c["rgb"])
@@ -51,7 +51,7 @@ def test_same_seed_same_images_other_seed_other_images(builder):
 def test_ground_plane_depth_is_the_camera_height():
     scene = Scene([GroundPlane("ground", 1, (0.3, 0.6, 0.3), "grass")])
     cam = look_at_camera((0.3, -0.2, 2.5), (0.3, -0.2, 0.0), 60.0, 32, 24, up=(0.0, 1.0, 0.0))
-    out = render(scene, cam)
+    out = render_view(scene, cam)
     assert torch.allclose(out["depth"], torch.full((24, 32), 2.5), atol=1e-4)
     # distance along the ray = depth / cos(angle to the optical axis)
     assert torch.allclose(out["distance"] * cam.z_per_unit_distance(), out["depth"], atol=1e-5)
@@ -64,7 +64,7 @@ def test_box_face_depth_and_edge_match_the_geometry():
     # A box whose front face is the plane y = 4, spanning x in [-1, 1]; camera at the origin looking along +y.
     box = Box("building", 1, (0.8, 0.2, 0.2), "facade", center=(0.0, 5.0, 0.0), half_size=(1.0, 1.0, 3.0))
     cam = look_at_camera((0.0, 0.0, 0.0), (0.0, 1.0, 0.0), 60.0, 64, 16)
-    out = render(Scene([box]), cam)
+    out = render_view(Scene([box]), cam)
     # image x of a pixel centre at the face, in world units: (j + 0.5 - cx) / fx * depth
     j = torch.arange(64) + 0.5
     x_at_face = (j - cam.K[0, 2]) / cam.K[0, 0] * 4.0
@@ -79,7 +79,7 @@ def test_box_face_depth_and_edge_match_the_geometry():
 def test_sphere_distance_and_normal():
     ball = Ellipsoid("ball", 1, (1.0, 0.2, 0.1), "plain", center=(0.0, 6.0, 0.0), radii=(1.5, 1.5, 1.5))
     cam = look_at_camera((0.0, 0.0, 0.0), (0.0, 1.0, 0.0), 40.0, 33, 33)
-    out = render(Scene([ball]), cam)
+    out = render_view(Scene([ball]), cam)
     assert abs(float(out["distance"][16, 16]) - 4.5) < 1e-3  # centre ray hits the sphere's front pole
     assert torch.allclose(out["normal"][16, 16], torch.tensor([0.0, -1.0, 0.0]), atol=1e-3)
 
@@ -89,7 +89,7 @@ def test_render_many_equals_single_renders():
     cams = [look_at_camera((x, 0.0, 1.6), (x + 10.0, 0.0, 1.0), 70.0, 32, 24) for x in (0.0, 5.0)]
     batch = render_many(scene, cams)
     for k, cam in enumerate(cams):
-        single = render(scene, cam)
+        single = render_view(scene, cam)
         assert torch.equal(batch["semantic"][k], single["semantic"])
         assert torch.allclose(batch["rgb"][k], single["rgb"])
 
@@ -97,9 +97,9 @@ def test_render_many_equals_single_renders():
 def test_street_semantics_follow_the_layout():
     scene = street_scene(0)
     down = look_at_camera((10.0, 0.0, 5.0), (10.0, 0.0, 0.0), 30.0, 16, 16, up=(1.0, 0.0, 0.0))
-    assert (render(scene, down)["semantic"] == class_id("road")).float().mean() > 0.9
+    assert (render_view(scene, down)["semantic"] == class_id("road")).float().mean() > 0.9
     side = look_at_camera((10.0, 4.0, 5.0), (10.0, 4.0, 0.0), 10.0, 8, 8, up=(1.0, 0.0, 0.0))
-    labels = render(scene, side)["semantic"]
+    labels = render_view(scene, side)["semantic"]
     assert ((labels == class_id("sidewalk")) | (labels == class_id("tree"))).all()
     kinds = {row["cls"] for row in scene.layout()}
     assert {"road", "sidewalk", "building", "tree", "car"} <= kinds
@@ -180,11 +180,11 @@ def test_moving_a_car_shows_in_the_next_render():
     scene = street_scene(0)
     car = next(p for p in scene.primitives if p.cls == "car")
     cam = look_at_camera((car.center[0], car.center[1], 6.0), car.center, 30.0, 16, 16, up=(1.0, 0.0, 0.0))
-    before = render(scene, cam)["instance"]
+    before = render_view(scene, cam)["instance"]
     assert (before == car.instance).any()
     for part in (p for p in scene.primitives if p.instance == car.instance):
         part.center = (part.center[0] + 30.0, part.center[1], part.center[2])
-    assert not (render(scene, cam)["instance"] == car.instance).any()
+    assert not (render_view(scene, cam)["instance"] == car.instance).any()
 
 
 def test_orbit_and_drive_trajectories():

@@ -24,7 +24,7 @@ from course_lib.scenes.icosahedron import (
     tangent_to_equirect,
 )
 from course_lib.scenes.primitives import Box, Ellipsoid, GroundPlane
-from course_lib.scenes.raycast import cast_rays, render, render_many
+from course_lib.scenes.raycast import cast_rays, render_many, render_view
 from course_lib.scenes.scene import Scene
 from course_lib.scenes.semantics import CLASSES, PALETTE, class_id, colorize_semantics
 from course_lib.scenes.vocabulary import VOCABULARY, UnknownPromptWordError, check_prompt, parse_prompt
@@ -34,6 +34,6 @@ __all__ = [
     "cast_rays", "check_prompt", "class_id", "colorize_semantics", "direction_to_equirect", "drive_cameras",
     "equirect_directions", "equirect_to_tangent", "icosahedron_face_centers", "icosahedron_vertices", "intrinsics", "look_at",
     "look_at_camera", "make_object", "object_scene", "orbit_cameras", "outdoor_scene", "parse_prompt",
-    "random_prompt", "render", "render_many", "render_panorama", "room_scene", "sample_equirect",
+    "random_prompt", "render_many", "render_view", "render_panorama", "room_scene", "sample_equirect",
     "scene_from_prompt", "street_scene", "surroundings_scene", "tangent_cameras", "tangent_to_equirect",
 ]

@@ -93,7 +93,7 @@ def cast_rays(scene: Scene, origins: torch.Tensor, dirs: torch.Tensor, candidate
     return {key: torch.cat([p[key] for p in parts]) for key in parts[0]}
 
 
-def render(scene: Scene, camera: Camera, supersample: int = 1) -> dict[str, torch.Tensor]:
+def render_view(scene: Scene, camera: Camera, supersample: int = 1) -> dict[str, torch.Tensor]:
     """Render one pinhole view (chapter 05): ``rgb`` (H, W, 3), ``depth`` (camera z, H, W), ``distance``,
     ``semantic``, ``instance`` (H, W) and ``normal`` (H, W, 3). Sky pixels have depth ``inf``.
 
