@@ -110,14 +110,26 @@ def test_panorama_wraps_around():
     H, W, k = 32, 64, 5
     pano = render_panorama(scene, (0.0, 0.0, 1.5), H, W)
     turned = render_panorama(scene, (0.0, 0.0, 1.5), H, W, yaw=2 * math.pi * k / W)
-    # turning by k columns = rolling the image: column W-1 of the turned panorama is followed by column 0 of the original
-    rolled = torch.roll(pano["semantic"], -k, dims=1)
+    # turning left by k columns = rolling the image right: column W-1 of the original is followed by its column 0
+    rolled = torch.roll(pano["semantic"], k, dims=1)
     assert (turned["semantic"] == rolled).float().mean() > 0.995
-    assert (turned["rgb"] - torch.roll(pano["rgb"], -k, dims=1)).abs().mean() < 0.01
+    assert (turned["rgb"] - torch.roll(pano["rgb"], k, dims=1)).abs().mean() < 0.01
     # no seam: the jump from the last column to the first is like any other neighbouring pair
     rgb = pano["rgb"]
     steps = (rgb - torch.roll(rgb, -1, dims=1)).abs().mean(dim=(0, 2))  # (W,), last entry = seam
     assert steps[-1] <= 2.0 * steps[:-1].mean() + 1e-3
+
+
+def test_panorama_reads_like_a_pinhole_view_not_mirrored():
+    # a car ahead and to the left (+y) of a viewer at the origin looking along +x (the panorama's centre column)
+    scene = Scene([Box("car", 1, (1.0, 0.0, 0.0), "plain", center=(5.0, 2.0, 0.0), half_size=(0.5, 0.5, 0.5))])
+    view = render_view(scene, look_at_camera((0.0, 0.0, 0.0), (1.0, 0.0, 0.0), 90.0, 32, 32))
+    pano = render_panorama(scene, (0.0, 0.0, 0.0), 16, 64)
+    view_cols = torch.nonzero(view["instance"].any(dim=0)).flatten()
+    pano_cols = torch.nonzero(pano["instance"].any(dim=0)).flatten()
+    assert len(view_cols) and len(pano_cols)
+    assert view_cols.max() < 16 and pano_cols.max() < 32  # left of centre in both images
+    assert pano_cols.min() > 16  # and within the front half of the panorama
 
 
 def test_equirect_pixel_direction_round_trip_and_seam_sampling():

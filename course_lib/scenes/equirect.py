@@ -1,9 +1,12 @@
 r"""Equirectangular panoramas: pixel <-> direction, wrap-around sampling, panorama renders (chapter 05).
 
-Column j of a W-wide panorama holds longitude :math:`\phi = 2\pi (j + 0.5)/W - \pi` and row i
+Column j of a W-wide panorama holds longitude :math:`\phi = \pi - 2\pi (j + 0.5)/W` and row i
 of an H-high one latitude :math:`\theta = \pi/2 - \pi (i + 0.5)/H`; the direction is
-:math:`(\cos\theta\cos\phi, \cos\theta\sin\phi, \sin\theta)` in the z-up world. Longitude is
-periodic, so column 0 continues column W-1 (DreamScene360's 360° panoramas rely on it).
+:math:`(\cos\theta\cos\phi, \cos\theta\sin\phi, \sin\theta)` in the z-up world. The centre
+column looks along +x and longitude *falls* from left to right, so the panorama reads like
+a photograph: what lies to a viewer's right is to the right in the image, as in a pinhole
+view (+x right) of the same scene. Longitude is periodic, so column 0 continues column W-1
+(DreamScene360's 360° panoramas rely on it).
 """
 
 from __future__ import annotations
@@ -18,8 +21,12 @@ from course_lib.scenes.scene import Scene
 
 
 def equirect_directions(height: int, width: int, yaw: float = 0.0) -> torch.Tensor:
-    """Unit view direction of every panorama pixel centre, (H, W, 3); ``yaw`` (radians) turns the panorama (chapters 05-07)."""
-    lon = 2 * math.pi * (torch.arange(width) + 0.5) / width - math.pi + yaw  # (W,)
+    """Unit view direction of every panorama pixel centre, (H, W, 3) (chapters 05-07).
+
+    ``yaw`` (radians) turns the panorama: its centre column looks at longitude ``yaw``
+    (counter-clockwise from +x seen from above, i.e. a positive yaw turns the view to the left).
+    """
+    lon = math.pi - 2 * math.pi * (torch.arange(width) + 0.5) / width + yaw  # (W,), falls left to right
     lat = math.pi / 2 - math.pi * (torch.arange(height) + 0.5) / height  # (H,)
     lat, lon = torch.meshgrid(lat, lon, indexing="ij")
     return torch.stack([lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()], dim=-1)
@@ -30,7 +37,7 @@ def direction_to_equirect(dirs: torch.Tensor, height: int, width: int) -> tuple[
     d = torch.nn.functional.normalize(dirs, dim=-1)
     lon = torch.atan2(d[..., 1], d[..., 0])
     lat = torch.asin(d[..., 2].clamp(-1.0, 1.0))
-    col = (lon + math.pi) / (2 * math.pi) * width - 0.5
+    col = (math.pi - lon) / (2 * math.pi) * width - 0.5
     row = (math.pi / 2 - lat) / math.pi * height - 0.5
     return row, col
 
