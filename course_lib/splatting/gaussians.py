@@ -54,7 +54,7 @@ class GaussianParams(nn.Module):
         if sh_degree not in (0, 1):
             raise ValueError(f"sh_degree must be 0 or 1, got {sh_degree}")
         opacities = opacities.clamp(1e-6, 1 - 1e-6)
-        sh1 = torch.zeros(means.shape[0], 3, 3) if sh_degree == 1 else None
+        sh1 = torch.zeros(means.shape[0], 3, 3, device=means.device) if sh_degree == 1 else None
         return cls(means, scales.log(), quats, torch.logit(opacities), rgb_to_sh0(colors), sh1)
 
     @property

@@ -12,12 +12,18 @@ from course_lib.splatting.gaussians import GaussianParams
 
 
 def nearest_neighbour_distance(points: torch.Tensor, k: int = 3, chunk: int = 4096) -> torch.Tensor:
-    """Mean distance of each point (N, 3) to its k nearest other points, (N,), computed in chunks (chapter 05)."""
-    if points.shape[0] <= k:
-        raise ValueError(f"need more than k={k} points to measure neighbour distances, got {points.shape[0]}")
+    """Mean distance of each point (N, 3) to its k nearest other points, (N,), computed in chunks (chapter 05).
+
+    A chunk holds at most ``chunk`` rows and at most 2^24 distances (64 MB), so a full-scale
+    cloud of half a million points does not ask for gigabytes at once.
+    """
+    N = points.shape[0]
+    if N <= k:
+        raise ValueError(f"need more than k={k} points to measure neighbour distances, got {N}")
+    rows = max(1, min(chunk, (1 << 24) // N))
     out = []
-    for start in range(0, points.shape[0], chunk):
-        d = torch.cdist(points[start : start + chunk], points)  # (n, N)
+    for start in range(0, N, rows):
+        d = torch.cdist(points[start : start + rows], points)  # (rows, N)
         out.append(d.topk(k + 1, largest=False).values[:, 1:].mean(dim=1))  # skip the point itself
     return torch.cat(out)
 

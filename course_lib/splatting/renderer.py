@@ -64,6 +64,7 @@ def _render_gsplat(gaussians: GaussianParams, camera: Camera, background: torch.
             gaussians.means, torch.nn.functional.normalize(gaussians.quats, dim=-1), gaussians.scales(), gaussians.opacities(), sh,
             camera.viewmat[None].to(device), camera.K[None].to(device), camera.width, camera.height,
             near_plane=near, sh_degree=gaussians.sh_degree, render_mode="RGB+ED", backgrounds=None,
+            packed=False,  # per-Gaussian (1, N, ...) info, as the Densifier expects (gsplat's default packs the visible ones)
         )
     except Exception as error:  # compile errors of the CUDA extension surface here
         raise GsplatUnavailable(f"{type(error).__name__}: {error}") from error
