@@ -253,3 +253,62 @@ def test_bad_input_gives_clear_errors():
         project(random_gaussians(3, 0), bad_view, torch.eye(3) * 10, 8, 8)
     with pytest.raises(ValueError, match="backend"):
         render(random_gaussians(3, 0), random_cameras(0)[0], backend="cuda")
+
+
+def test_compositing_matches_the_3dgs_blend_written_out():
+    """Independent of the shared compositing code: eq. 3 by hand at one pixel, the 1/255 skip, the 0.99 clamp
+    and the stop once the transmittance would fall to 1e-4."""
+    cov = torch.tensor([[2.0, 0.6], [0.6, 1.0]], dtype=torch.float64)
+    inv = torch.linalg.inv(cov)
+    conic = torch.stack([inv[0, 0], inv[0, 1], inv[1, 1]])
+    pixel = torch.tensor([3.5, 2.5], dtype=torch.float64)  # centre of pixel (row 2, column 3)
+    # four splats at the same pixel, front to back (depths 1..4), listed out of order
+    means2d = torch.tensor([[4.2, 2.1], [3.0, 3.3], [3.5, 2.5], [2.0, 1.0]], dtype=torch.float64)
+    depths = torch.tensor([2.0, 1.0, 4.0, 3.0], dtype=torch.float64)
+    opacities = torch.tensor([0.7, 0.5, 0.9, 0.6], dtype=torch.float64)
+    colors = torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0], [1.0, 1.0, 0]], dtype=torch.float64)
+    n = 4
+    conics, radii = conic.expand(n, 3), torch.full((n, 2), 6, dtype=torch.int32)
+    d = pixel - means2d
+    alpha = opacities * torch.exp(-0.5 * torch.einsum("ni,ij,nj->n", d, inv, d))  # G(p) times the opacity
+    order = torch.argsort(depths)
+    T, rgb, depth = 1.0, torch.zeros(3, dtype=torch.float64), 0.0
+    for i in order.tolist():
+        rgb, depth, T = rgb + colors[i] * alpha[i] * T, depth + depths[i] * alpha[i] * T, T * (1 - float(alpha[i]))
+    background = torch.tensor([0.1, 0.2, 0.3], dtype=torch.float64)
+    for rasterizer in (rasterize, rasterize_dense):
+        out = rasterizer(means2d, conics, colors, opacities, depths, radii, 8, 6, background)
+        assert torch.allclose(out["alpha"][2, 3], torch.tensor(1.0 - T, dtype=torch.float64), atol=1e-12)
+        assert torch.allclose(out["rgb"][2, 3], rgb + T * background, atol=1e-12)
+        assert torch.allclose(out["depth"][2, 3], depth / (1.0 - T), atol=1e-12)
+    # a faint splat (alpha < 1/255) in front changes nothing: it is skipped, not blended
+    faint = rasterize(torch.cat([means2d, pixel[None]]), conic.expand(5, 3), torch.cat([colors, torch.ones(1, 3, dtype=torch.float64)]),
+                      torch.cat([opacities, torch.tensor([0.003], dtype=torch.float64)]), torch.cat([depths, torch.tensor([0.5], dtype=torch.float64)]),
+                      torch.full((5, 2), 6, dtype=torch.int32), 8, 6)
+    assert torch.allclose(faint["rgb"][2, 3], rgb, atol=1e-12)
+    # opacity 1 is clamped to 0.99; after two such splats T = 1e-4, so the third one is not blended
+    stack = rasterize(pixel.expand(3, 2).clone(), conic.expand(3, 3), colors[:3], torch.ones(3, dtype=torch.float64),
+                      torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), torch.full((3, 2), 6, dtype=torch.int32), 8, 6)
+    assert torch.allclose(stack["rgb"][2, 3], torch.tensor([0.99, 0.0099, 0.0], dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(stack["alpha"][2, 3], torch.tensor(0.99 + 0.0099, dtype=torch.float64), atol=1e-12)
+
+
+def test_splats_land_where_the_ray_caster_sees_the_same_point():
+    """One camera convention for both halves of the course: a small ball off the optical axis (up and to the left)
+    and a Gaussian at its centre appear at the same pixel, where K (R X + t) / z puts it."""
+    from course_lib.scenes import Ellipsoid, Scene, render_view
+
+    center = (-0.6, 5.0, 1.4)  # camera looks along +y, z up, so +x is to its right: this is up-left in the image
+    cam = look_at_camera((0.0, 0.0, 1.0), (0.0, 5.0, 1.0), 50.0, 40, 30)
+    p = cam.viewmat[:3, :3] @ torch.tensor(center) + cam.viewmat[:3, 3]
+    u, v = float(cam.K[0, 0] * p[0] / p[2] + cam.K[0, 2]), float(cam.K[1, 1] * p[1] / p[2] + cam.K[1, 2])
+    assert u < 20 and v < 15  # up-left: image x grows to the right, image y downwards
+    mask = render_view(Scene([Ellipsoid("ball", 1, (1.0, 0.0, 0.0), "plain", center, (0.25, 0.25, 0.25))]), cam)["instance"] == 1
+    rows, cols = torch.nonzero(mask, as_tuple=True)
+    assert abs(float(cols.float().mean()) + 0.5 - u) < 0.3 and abs(float(rows.float().mean()) + 0.5 - v) < 0.3
+    g = GaussianParams.from_tensors(torch.tensor([center]), torch.full((1, 3), 0.05), torch.tensor([[1.0, 0, 0, 0]]), torch.tensor([0.9]), torch.ones(1, 3))
+    with torch.no_grad():
+        out = render(g, cam, backend="torch")
+    peak = int(out.alpha.argmax())
+    assert (peak // 40, peak % 40) == (int(v), int(u))
+    assert abs(float(out.depth.reshape(-1)[peak]) - float(p[2])) < 1e-4

@@ -1,8 +1,9 @@
 """The issue's measured claims, re-measured by the suite: sparse-vs-dense speed and the 64 px multi-view fit.
 
 The recorded numbers live in the docstring of :mod:`course_lib.splatting.benchmark`; here the
-thresholds are the acceptance ones on CPU time (single torch thread, so other work on the
-shared 2 cores does not distort them), with the speed ratio relaxed from 10x to 5x.
+thresholds are the acceptance ones, on CPU time with a single torch thread, so other work on the
+shared 2 cores does not distort them (load inflates both sides of the speed ratio alike; the
+recorded ratio is about 50x against the 10x asserted, the fit about 32 s CPU against 120 s).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def one_thread():
 def test_sparse_rasterizer_is_much_faster_than_the_dense_reference(one_thread):
     r = rasterizer_speed(num=5000, repeats_sparse=3, repeats_dense=1)
     print(f"sparse {r['sparse_cpu']:.3f} s CPU, dense {r['dense_cpu']:.2f} s CPU, speed-up {r['speedup_cpu']:.1f}x")
-    assert r["speedup_cpu"] >= 5.0
+    assert r["speedup_cpu"] >= 10.0
 
 
 def test_multiview_fit_reaches_25_db_on_held_out_views_within_2_minutes(one_thread):
