@@ -23,6 +23,7 @@ from course_lib.scenes import (
     look_at_camera,
     object_scene,
     outdoor_scene,
+    panorama_points,
     parse_prompt,
     render_view,
     render_many,
@@ -130,6 +131,41 @@ def test_panorama_reads_like_a_pinhole_view_not_mirrored():
     assert len(view_cols) and len(pano_cols)
     assert view_cols.max() < 16 and pano_cols.max() < 32  # left of centre in both images
     assert pano_cols.min() > 16  # and within the front half of the panorama
+
+
+def test_panorama_distances_lift_to_the_scene_surfaces():
+    scene = surroundings_scene(0)
+    center = (0.3, -0.2, 1.5)
+    pano = render_panorama(scene, center, 16, 32, yaw=0.7)
+    points = panorama_points(center, pano["distance"], yaw=0.7)
+    ground = pano["semantic"] == class_id("ground")
+    assert ground.sum() > 50 and torch.allclose(points[ground][:, 2], torch.zeros(int(ground.sum())), atol=1e-4)
+    sky = pano["semantic"] == 0
+    assert sky.any() and not torch.isfinite(points[sky]).any()
+    # every other point lies on the surface of a primitive of its pixel's instance (a wrong yaw or centre breaks this)
+    pk = scene.packed()
+
+    def surface_residual(pts: torch.Tensor, instance: int) -> float:
+        best = torch.full((pts.shape[0],), float("inf"))
+        for p in torch.nonzero(pk.instance == instance).flatten().tolist():
+            local = (pts - pk.center[p]) @ pk.rot[p]
+            if p in pk.box_idx.tolist():
+                res = ((local.abs() - pk.size[p]).max(dim=-1).values).abs()
+            else:
+                res = ((local / pk.size[p]).norm(dim=-1) - 1.0).abs()
+            best = torch.minimum(best, res)
+        return float(best.max())
+
+    objects = ~ground & ~sky
+    instances = pano["instance"][objects].unique().tolist()
+    assert len(instances) > 5
+    for instance in instances:
+        mask = objects & (pano["instance"] == instance)
+        assert surface_residual(points[mask], instance) < 1e-3
+    wrong = panorama_points(center, pano["distance"], yaw=0.0)
+    assert max(surface_residual(wrong[objects & (pano["instance"] == i)], i) for i in instances) > 0.1
+    with pytest.raises(ValueError, match="panorama"):
+        panorama_points(center, pano["distance"][None])
 
 
 def test_equirect_pixel_direction_round_trip_and_seam_sampling():

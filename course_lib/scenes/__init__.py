@@ -15,7 +15,7 @@ from course_lib.scenes.builders import (
     surroundings_scene,
 )
 from course_lib.scenes.cameras import Camera, backproject, drive_cameras, intrinsics, look_at, look_at_camera, orbit_cameras
-from course_lib.scenes.equirect import direction_to_equirect, equirect_directions, render_panorama, sample_equirect
+from course_lib.scenes.equirect import direction_to_equirect, equirect_directions, panorama_points, render_panorama, sample_equirect
 from course_lib.scenes.icosahedron import (
     equirect_to_tangent,
     icosahedron_face_centers,
@@ -33,7 +33,7 @@ __all__ = [
     "Box", "CLASSES", "Camera", "backproject", "Ellipsoid", "GroundPlane", "PALETTE", "Scene", "UnknownPromptWordError", "VOCABULARY",
     "cast_rays", "check_prompt", "class_id", "colorize_semantics", "direction_to_equirect", "drive_cameras",
     "equirect_directions", "equirect_to_tangent", "icosahedron_face_centers", "icosahedron_vertices", "intrinsics", "look_at",
-    "look_at_camera", "make_object", "object_scene", "orbit_cameras", "outdoor_scene", "parse_prompt",
+    "look_at_camera", "make_object", "object_scene", "orbit_cameras", "outdoor_scene", "panorama_points", "parse_prompt",
     "random_prompt", "render_many", "render_view", "render_panorama", "room_scene", "sample_equirect",
     "scene_from_prompt", "street_scene", "surroundings_scene", "tangent_cameras", "tangent_to_equirect",
 ]

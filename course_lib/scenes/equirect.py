@@ -76,3 +76,16 @@ def render_panorama(scene: Scene, center, height: int, width: int, yaw: float = 
     out = {k: v.reshape(height, width, *v.shape[1:]) for k, v in out.items()}
     out["directions"] = dirs
     return out
+
+
+def panorama_points(center, distance: torch.Tensor, yaw: float = 0.0) -> torch.Tensor:
+    r"""World points (H, W, 3) of a panorama's distance map (H, W) seen from ``center``: :math:`X = c + r\,\mathbf{d}(i, j)` (chapter 05).
+
+    The lift of DreamScene360 (§3.4) from a panorama's distances to a point cloud. Sky pixels
+    (distance ``inf``) give non-finite points; mask them with ``torch.isfinite``.
+    """
+    if distance.ndim != 2:
+        raise ValueError(f"distance must be an (H, W) panorama, got shape {tuple(distance.shape)}")
+    origin = _as_vec3(center, "center")
+    dirs = equirect_directions(distance.shape[0], distance.shape[1], yaw)  # (H, W, 3)
+    return origin + dirs * distance[..., None]
