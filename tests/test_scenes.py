@@ -222,6 +222,10 @@ def test_bad_input_gives_clear_errors():
         look_at((1.0, 1.0, 1.0), (1.0, 1.0, 1.0))
     with pytest.raises(ValueError, match="too narrow"):
         tangent_cameras(fov_deg=60.0)
+    with pytest.raises(ValueError, match="must be positive"):
+        render_panorama(surroundings_scene(0), (0.0, 0.0, 1.5), 0, 64)
+    with pytest.raises(ValueError, match="NaN or inf centre"):
+        render_view(Scene([Box("box", 1, (1.0, 0.0, 0.0), center=(0.0, float("nan"), 0.0))]), look_at_camera((0, -5, 0), (0, 0, 0), 60.0, 8, 8))
 
 
 def test_moving_a_car_shows_in_the_next_render():

@@ -26,6 +26,8 @@ def equirect_directions(height: int, width: int, yaw: float = 0.0) -> torch.Tens
     ``yaw`` (radians) turns the panorama: its centre column looks at longitude ``yaw``
     (counter-clockwise from +x seen from above, i.e. a positive yaw turns the view to the left).
     """
+    if height <= 0 or width <= 0:
+        raise ValueError(f"panorama size {height}x{width} (H x W) must be positive, e.g. 32 x 64 (width = 2 x height)")
     lon = math.pi - 2 * math.pi * (torch.arange(width) + 0.5) / width + yaw  # (W,), falls left to right
     lat = math.pi / 2 - math.pi * (torch.arange(height) + 0.5) / height  # (H,)
     lat, lon = torch.meshgrid(lat, lon, indexing="ij")

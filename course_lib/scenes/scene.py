@@ -97,6 +97,9 @@ def _pack(primitives: list[Primitive]) -> PackedScene:
             raise TypeError(f"unknown primitive type {type(p).__name__}; use Box, Ellipsoid or GroundPlane")
     if (size <= 0).any():
         raise ValueError("every box half-size and ellipsoid radius must be positive")
+    if not (torch.isfinite(center).all() and torch.isfinite(size).all()):
+        bad = [i for i in range(P) if not (torch.isfinite(center[i]).all() and torch.isfinite(size[i]).all())]
+        raise ValueError(f"primitive(s) {bad[:5]} have a NaN or inf centre or size; give every primitive finite coordinates")
     return PackedScene(
         cls=torch.tensor([class_id(p.cls) for p in primitives]),
         instance=torch.tensor([p.instance for p in primitives]),
