@@ -13,6 +13,10 @@ Gaussian; every ``every`` steps between ``start`` and ``stop``:
   their opacity back (or get pruned).
 
 The Adam moments of kept Gaussians are kept; new Gaussians start with zero moments.
+The gradient statistic is the one of 3DGS and gsplat: the norm of d loss / d means2d with the
+pixel gradient scaled by (W/2, H/2) to normalised device units, averaged over the steps in
+which the Gaussian was visible. Left out of this version: 3DGS's extra pruning of Gaussians
+that grow very large on screen (> 20 px) or in the world (> 0.1 x extent) after an opacity reset.
 """
 
 from __future__ import annotations
