@@ -3,6 +3,7 @@ gradients), gradcheck, the backend switch, densification, initialisation and bad
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import pytest
@@ -216,10 +217,20 @@ def test_densifier_clones_splits_prunes_and_keeps_adam_state_aligned():
     info["means2d"] = out.info["means2d"]
     info["radii"] = torch.ones(10, 2, dtype=torch.int32)  # treat all as visible
     densifier.accumulate(info, g.num)
+    # the 3DGS statistic: the pixel gradient in normalised device units (x W/2, y H/2), then its norm
+    ndc = out.info["means2d"].grad * torch.tensor([cam.width / 2.0, cam.height / 2.0])
+    assert torch.allclose(densifier.grad_sum, ndc.norm(dim=-1)) and densifier.grad_sum.max() > 0
+    parents = {name: p.detach().clone() for name, p in g.named_parameters()}
     stats = densifier.step(1, g, optimizer)
     # 5 small -> cloned (10 - 5 + 5), 5 big -> replaced by 10 children, then the transparent ones are pruned
     assert stats["cloned"] == 5 and stats["split"] == 5
     assert g.num == 5 + 5 + 10 - stats["pruned"] and stats["pruned"] == 2  # the transparent big one split in two
+    # rows: 5 small originals, their 5 clones, then the children of the big ones 5-8 (twice), the pruned 9's gone
+    assert torch.equal(g.means[:5], parents["means"][:5]) and torch.equal(g.means[5:10], parents["means"][:5])
+    children = torch.arange(5, 9).repeat(2)
+    assert torch.allclose(g.log_scales[10:], parents["log_scales"][children] - math.log(1.6))
+    offset = (g.means[10:] - parents["means"][children]).norm(dim=-1)
+    assert (offset > 0).all() and (offset < 4 * 0.5 * math.sqrt(3)).all()  # sampled from the parent Gaussian
     for group in optimizer.param_groups:
         param = group["params"][0]
         assert optimizer.state[param]["exp_avg"].shape == param.shape
