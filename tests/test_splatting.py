@@ -23,6 +23,7 @@ from course_lib.splatting import (
     make_optimizer,
     project,
     project_gaussians,
+    quat_to_rotmat,
     rasterize,
     rasterize_dense,
     render,
@@ -205,7 +206,7 @@ def test_init_from_points_uses_neighbour_distances():
 def test_densifier_clones_splits_prunes_and_keeps_adam_state_aligned():
     g = random_gaussians(10, 8, scale=(0.01, 0.01))
     with torch.no_grad():
-        g.log_scales[5:] = torch.log(torch.tensor(0.5))  # big ones
+        g.log_scales[5:] = torch.log(torch.tensor([0.5, 0.01, 0.01]))  # big ones, long along their local x axis
         g.opacity_logits[9] = -10.0  # nearly transparent: pruned
     optimizer = make_optimizer(g, {"means": 1e-3, "log_scales": 1e-3, "quats": 1e-3, "opacity_logits": 1e-3, "sh0": 1e-3})
     cam = random_cameras(8)[0]
@@ -229,8 +230,9 @@ def test_densifier_clones_splits_prunes_and_keeps_adam_state_aligned():
     assert torch.equal(g.means[:5], parents["means"][:5]) and torch.equal(g.means[5:10], parents["means"][:5])
     children = torch.arange(5, 9).repeat(2)
     assert torch.allclose(g.log_scales[10:], parents["log_scales"][children] - math.log(1.6))
-    offset = (g.means[10:] - parents["means"][children]).norm(dim=-1)
-    assert (offset > 0).all() and (offset < 4 * 0.5 * math.sqrt(3)).all()  # sampled from the parent Gaussian
+    local = torch.einsum("nji,nj->ni", quat_to_rotmat(parents["quats"][children]), g.means[10:] - parents["means"][children])
+    assert (local[:, 0].abs() > 1e-3).all() and (local[:, 0].abs() < 4 * 0.5).all()  # sampled from the parent Gaussian,
+    assert (local[:, 1:].abs() < 4 * 0.01).all()  # along its long axis
     for group in optimizer.param_groups:
         param = group["params"][0]
         assert optimizer.state[param]["exp_avg"].shape == param.shape
