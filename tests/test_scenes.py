@@ -210,6 +210,11 @@ def test_prompts_parse_and_build():
 def test_bad_input_gives_clear_errors():
     with pytest.raises(UnknownPromptWordError, match="dragon"):
         scene_from_prompt("a red dragon beside two green trees")
+    with pytest.raises(UnknownPromptWordError, match="'5'"):  # not silently "red cars" (= two)
+        scene_from_prompt("5 red cars in a street")
+    with pytest.raises(UnknownPromptWordError, match="café"):
+        scene_from_prompt("a red house near a café")
+    assert parse_prompt("A red house, beside two green trees!")[0] == parse_prompt("a red house beside two green trees")[0]
     with pytest.raises(ValueError, match="empty scene"):
         Scene([])
     with pytest.raises(ValueError, match="non-finite"):

@@ -47,8 +47,11 @@ class ObjectPhrase:
 
 
 def tokenize(prompt: str) -> list[str]:
-    """Lower-case words of a prompt; punctuation is ignored (chapters 05-07)."""
-    return re.findall(r"[a-z]+", prompt.lower())
+    """Lower-case words of a prompt; punctuation is ignored, digits and non-English letters stay in the words (chapters 05-07).
+
+    So ``"5 red cars"`` is reported as using the unknown word ``"5"`` instead of silently becoming ``"red cars"``.
+    """
+    return re.findall(r"[^\W_]+", prompt.lower())
 
 
 def check_prompt(prompt: str) -> list[str]:
