@@ -325,3 +325,16 @@ def test_splats_land_where_the_ray_caster_sees_the_same_point():
     peak = int(out.alpha.argmax())
     assert (peak // 40, peak % 40) == (int(v), int(u))
     assert abs(float(out.depth.reshape(-1)[peak]) - float(p[2])) < 1e-4
+
+
+def test_a_gaussian_in_the_camera_plane_leaves_the_gradients_finite():
+    """A culled Gaussian at depth 0 (e.g. a lifted point at the camera centre) must not make every gradient NaN."""
+    cam = look_at_camera((0.0, -4.0, 0.0), (0.0, 0.0, 0.0), 60.0, 16, 16)
+    means = torch.tensor([[0.0, 0.0, 0.0], [1.0, -4.0, 0.0], [0.0, -4.0, 0.0]])  # seen, in the camera plane, at the camera
+    g = GaussianParams.from_tensors(means, torch.full((3, 3), 0.1), torch.tensor([[1.0, 0, 0, 0]] * 3), torch.full((3,), 0.8), torch.rand(3, 3))
+    out = render(g, cam, backend="torch")
+    assert out.info["radii"][0].all() and not out.info["radii"][1:].any()
+    out.rgb.sum().backward()
+    for name, p in g.named_parameters():
+        assert torch.isfinite(p.grad).all(), name
+    assert g.means.grad[0].abs().sum() > 0

@@ -72,10 +72,15 @@ def project_gaussians(
     R, t = viewmat[:3, :3], viewmat[:3, 3]
     means_cam = means @ R.T + t  # (N, 3)
     covars_cam = R @ covars @ R.T  # (N, 3, 3)
+    depths = means_cam[:, 2]
+    # Gaussians at or behind the near plane are culled below; dividing by a safe z keeps their
+    # (unused) footprints finite, so a Gaussian exactly in the camera plane cannot turn the
+    # gradients of all the others into NaN (0 * inf) on the backward pass.
+    z_safe = torch.where(depths > near, depths, torch.ones_like(depths))
+    means_cam = torch.cat([means_cam[:, :2], z_safe[:, None]], dim=-1)
     J = perspective_jacobian(means_cam, K, width, height)  # (N, 2, 3)
     cov2d = J @ covars_cam @ J.transpose(-1, -2) + low_pass * torch.eye(2, dtype=means.dtype, device=means.device)  # (N, 2, 2)
-    depths = means_cam[:, 2]
-    means2d = means_cam[:, :2] / depths[:, None] * torch.stack([K[0, 0], K[1, 1]]) + K[:2, 2]  # (N, 2)
+    means2d = means_cam[:, :2] / z_safe[:, None] * torch.stack([K[0, 0], K[1, 1]]) + K[:2, 2]  # (N, 2)
 
     det = (cov2d[:, 0, 0] * cov2d[:, 1, 1] - cov2d[:, 0, 1] * cov2d[:, 1, 0]).clamp(min=1e-10)
     conics = torch.stack([cov2d[:, 1, 1] / det, -0.5 * (cov2d[:, 0, 1] + cov2d[:, 1, 0]) / det, cov2d[:, 0, 0] / det], dim=-1)
