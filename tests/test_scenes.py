@@ -254,6 +254,8 @@ def test_orbit_and_drive_trajectories():
         assert torch.allclose(uv[:2], torch.tensor([16.0, 16.0]), atol=1e-4)  # the centre projects to the image centre
         offset = cam.position - center
         assert abs(float(offset[:2].norm()) - 4.0) < 1e-4 and abs(float(offset[2]) - 2.0) < 1e-4
+    cams = orbit_cameras(center, radius=4.0, height=2.0, num=3, fov_deg=60.0, size=8)
+    assert cams.index(cams[2]) == 2 and cams[0] != cams[1]  # cameras compare by identity, without tensor ambiguity
     drive = drive_cameras((0.0, 0.0, 1.6), (1.0, 0.0, 0.0), step=2.0, num=4, fov_deg=70.0, width=32, height=24)
     positions = torch.stack([c.position for c in drive])
     assert torch.allclose(positions[1:] - positions[:-1], torch.tensor([2.0, 0.0, 0.0]).expand(3, 3), atol=1e-5)

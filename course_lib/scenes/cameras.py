@@ -43,12 +43,13 @@ def intrinsics(fov_deg: float, width: int, height: int) -> torch.Tensor:
     return torch.tensor([[focal, 0.0, width / 2], [0.0, focal, height / 2], [0.0, 0.0, 1.0]])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Camera:
     """A pinhole camera: ``K`` (3, 3), world-to-camera ``viewmat`` (4, 4), image ``width`` x ``height`` (chapter 05).
 
     Construction checks the pose: non-finite entries or a rotation part that is not a rotation
-    raise a ``ValueError`` that says so.
+    raise a ``ValueError`` that says so. Cameras compare by identity (``cams.index(cam)`` works;
+    comparing their tensors field by field would be ambiguous).
     """
 
     K: torch.Tensor
