@@ -71,6 +71,12 @@ for _name, _function, _description in [
 ]:
     RECIPES[_name] = Recipe(_name, f"{_name}.safetensors", f"course_lib.attention.passkey_training:{_function}", 0, _description)
 
+# Chapter 02: the RULER essay haystack (course_lib.longctx.ruler.text).
+RECIPES["ch02_essay"] = Recipe(
+    "ch02_essay", "ch02_essay.safetensors", "course_lib.longctx.ruler.text:build_essay_asset", 0,
+    "essay haystack: prose of the Python reference manual (pydoc_data, PSF licence) as UTF-8 bytes",
+)
+
 
 def data_dir() -> Path:
     """The data folder: ``$COURSE_DATA_DIR`` if set, else ``data/`` at the repository root."""
