@@ -109,6 +109,21 @@ def take_words(units: Callable[[int], str], num_words: int) -> list[str]:
     return out
 
 
+def take_chars(units: Callable[[int], str], num_chars: int) -> list[str]:
+    """Like :func:`take_words`, counted in characters (for haystacks of long, many-token words such
+    as UUID needles, where a word would be too coarse a step)."""
+    out, used, i = [], 0, 0
+    while used < num_chars:
+        unit = units(i)
+        if used + len(unit) > num_chars:
+            out.append(unit[: num_chars - used])
+            break
+        out.append(unit)
+        used += len(unit)
+        i += 1
+    return out
+
+
 def insert_at_depths(pieces: list[str], items: list[str], depths: list[int]) -> list[str]:
     """Insert ``items[j]`` before piece ``int(len(pieces) * depths[j] / 100)`` (depth in percent)."""
     positions = sorted(int(len(pieces) * d / 100) for d in depths)
@@ -148,7 +163,8 @@ def haystack_pieces(kind: str, size: int, stream: Stream | None = None) -> tuple
     """The haystack of ``size`` words as insertion slots, and the string that joins them.
 
     essay: its sentences joined by spaces (the essay repeats when it runs out, as in the reference);
-    noise: copies of the noise paragraph, one per line; needle: distractor needles, one per line.
+    noise: copies of the noise paragraph, one per line; needle: distractor needles, one per line
+    (``size`` counts characters there, so that the last needle can be cut finely).
     """
     if kind == "essay":
         text = " ".join(take_words(_essay_unit, size))
@@ -156,7 +172,7 @@ def haystack_pieces(kind: str, size: int, stream: Stream | None = None) -> tuple
     if kind == "noise":
         return take_words(lambda i: NOISE, size), "\n"
     if kind == "needle":
-        return take_words(stream, size), "\n"
+        return take_chars(stream, size), "\n"
     raise ValueError(f"haystack type {kind!r}: choose 'essay', 'noise' or 'needle'")
 
 
