@@ -48,6 +48,22 @@ def last_task(prompt: str) -> tuple[str, str]:
     return family, prompt[found[family] :]
 
 
+def trace_variables(text: str, value: str) -> list[str]:
+    """Every variable that ends up holding ``value``: those assigned it (``VAR X = value``), then,
+    hop by hop, those assigned one of them (``VAR Y = VAR X``), in the order they are found.
+    The multi-hop tracing that RULER's variable-tracking task asks for (2404.06654, §3.2)."""
+    parents = _VAR_VAR.findall(text)
+    names = [name for name, v in _VAR_VALUE.findall(text) if v == value]
+    changed = True
+    while changed:
+        changed = False
+        for child, parent in parents:
+            if parent in names and child not in names:
+                names.append(child)
+                changed = True
+    return names
+
+
 class Oracle:
     """Answers every RULER prompt by parsing it (chapter 02); scores 100 when the generator is right."""
 
@@ -67,16 +83,7 @@ class Oracle:
     @staticmethod
     def _variable_tracking(text: str) -> str:
         value = re.search(r"assigned the value (\d+) in the text above", text).group(1)
-        parents = dict(_VAR_VAR.findall(text))
-        names = [name for name, v in _VAR_VALUE.findall(text) if v == value]
-        changed = True
-        while changed:
-            changed = False
-            for child, parent in parents.items():
-                if parent in names and child not in names:
-                    names.append(child)
-                    changed = True
-        return " ".join(names)
+        return " ".join(trace_variables(text.rsplit("\nQuestion:", 1)[0], value))
 
     @staticmethod
     def _common_words_extraction(text: str) -> str:
