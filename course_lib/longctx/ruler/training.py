@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
@@ -48,7 +49,7 @@ class RulerRecipe:
     train_lengths: tuple[int, ...] = (512, 1024)
     steps: int = 400
     batch_size: int = 16
-    lr: float = 3e-3
+    lr: float = 5e-3
     weight_decay: float = 0.01
     seed: int = 0
     model: dict = field(default_factory=lambda: dict(d_model=64, num_heads=2, num_layers=2, d_ff=256))
@@ -61,9 +62,30 @@ class RulerRecipe:
         return max(self.train_lengths)
 
 
-def build_model(recipe: RulerRecipe, tokenizer: WordTokenizer) -> TinyInfiniLM:
+class RulerLM(TinyInfiniLM):
+    """Chapter 01's TinyInfiniLM plus a learned embedding of each token's position inside its
+    segment (chapter 02). The chapter 01 model has no position signal at all, which suffices to
+    fetch one passkey token but not to copy a 7-digit number or a UUID token after token: copying
+    needs to know which token came right after the one just written."""
+
+    def __init__(self, cfg: InfiniLMConfig) -> None:
+        super().__init__(cfg)
+        self.position = nn.Embedding(cfg.segment_len, cfg.d_model)
+        nn.init.normal_(self.position.weight, std=0.02)
+
+    def forward_segment(self, tokens: torch.Tensor, states: list, repeats: torch.Tensor | None = None) -> tuple[torch.Tensor, list]:
+        """One segment (B, N) -> final hidden states (B, N, D); positions count from the segment's start."""
+        x = self.embed(tokens) + self.position(torch.arange(tokens.shape[1], device=tokens.device))  # (B, N, D)
+        new_states = []
+        for block, state in zip(self.blocks, states):
+            x, state = block(x, state, repeats)
+            new_states.append(state)
+        return self.norm(x), new_states
+
+
+def build_model(recipe: RulerRecipe, tokenizer: WordTokenizer) -> RulerLM:
     cfg = InfiniLMConfig(vocab_size=tokenizer.vocab_size, memory=recipe.memory, segment_len=recipe.segment_len, **recipe.model)
-    return TinyInfiniLM(cfg)
+    return RulerLM(cfg)
 
 
 class TrainingSamples:
@@ -173,7 +195,7 @@ def load_model(name: str) -> tuple[TinyInfiniLM, RulerRecipe]:
         meta = f.metadata()
     recipe_dict = json.loads(meta["recipe"])
     recipe_dict["train_lengths"] = tuple(recipe_dict["train_lengths"])
-    model = TinyInfiniLM(InfiniLMConfig(**json.loads(meta["config"])))
+    model = RulerLM(InfiniLMConfig(**json.loads(meta["config"])))
     model.load_state_dict({k: v.float() for k, v in load_file(str(file)).items()})
     return model.eval(), RulerRecipe(**recipe_dict)
 
