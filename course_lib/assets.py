@@ -81,7 +81,6 @@ RECIPES["ch02_essay"] = Recipe(
 for _name, _function, _description in [
     ("ch02_ruler_full512", "build_full512", "full attention over 512 tokens (memory off, segment 512), trained at 512"),
     ("ch02_ruler_local128", "build_local128", "local attention in 128-token segments (memory off), trained at 512 and 1024"),
-    ("ch02_ruler_infini128", "build_infini128", "Infini-attention (delta memory, segment 128), trained at 512 and 1024"),
 ]:
     RECIPES[_name] = Recipe(_name, f"{_name}.safetensors", f"course_lib.longctx.ruler.training:{_function}", 0, _description)
 
