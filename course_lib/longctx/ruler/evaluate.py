@@ -69,15 +69,16 @@ def evaluate(model, samples: dict[tuple[str, int], list[Sample]], name: str = "m
 
 
 def format_table(results: Sequence[RulerResult], threshold: float | None = None, claimed: dict[str, int] | None = None) -> str:
-    """The paper's Table 3 layout: one row per model, its score per length, effective length, wAvg."""
-    lengths = results[0].lengths
+    """The paper's Table 3 layout: one row per model, its score per length, effective length, wAvg
+    (a model evaluated at fewer lengths shows ``-`` at the others)."""
+    lengths = sorted({n for r in results for n in r.lengths})
     head = f"{'model':<22}" + "".join(f"{n:>8}" for n in lengths) + f"{'claimed':>9}{'effective':>11}{'wAvg inc':>10}{'wAvg dec':>10}"
     lines = [head, "-" * len(head)]
     for r in results:
         scores = r.by_length()
         eff = "-" if threshold is None else (r.effective_length(threshold) or f"<{lengths[0]}")
         lines.append(
-            f"{r.name:<22}" + "".join(f"{scores[n]:8.1f}" for n in lengths)
+            f"{r.name:<22}" + "".join(f"{scores[n]:8.1f}" if n in scores else f"{'-':>8}" for n in lengths)
             + f"{(claimed or {}).get(r.name, '-'):>9}{eff:>11}{r.wavg('inc'):10.1f}{r.wavg('dec'):10.1f}"
         )
     return "\n".join(lines)
