@@ -71,6 +71,19 @@ for _name, _function, _description in [
 ]:
     RECIPES[_name] = Recipe(_name, f"{_name}.safetensors", f"course_lib.attention.passkey_training:{_function}", 0, _description)
 
+# Chapter 02: the RULER essay haystack (course_lib.longctx.ruler.text).
+RECIPES["ch02_essay"] = Recipe(
+    "ch02_essay", "ch02_essay.safetensors", "course_lib.longctx.ruler.text:build_essay_asset", 0,
+    "essay haystack: prose of the Python reference manual (pydoc_data, PSF licence) as UTF-8 bytes",
+)
+
+# Chapter 02: the tiny LMs trained on the RULER task mix (course_lib.longctx.ruler.training.RULER_ASSETS).
+for _name, _function, _description in [
+    ("ch02_ruler_full512", "build_full512", "full attention over 512 tokens (memory off, segment 512), trained at 512"),
+    ("ch02_ruler_local128", "build_local128", "local attention in 128-token segments (memory off), trained at 512 and 1024"),
+]:
+    RECIPES[_name] = Recipe(_name, f"{_name}.safetensors", f"course_lib.longctx.ruler.training:{_function}", 0, _description)
+
 
 def data_dir() -> Path:
     """The data folder: ``$COURSE_DATA_DIR`` if set, else ``data/`` at the repository root."""

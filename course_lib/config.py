@@ -51,7 +51,24 @@ CHAPTER_01 = {
     "eval_samples": Scaled(24, 100, "prompts per (length, position): the reduced run must fit in 5 CPU minutes"),
 }
 
-CHAPTERS: dict[str, dict[str, Scaled]] = {"01": CHAPTER_01}
+# Chapter 02 — RULER (arXiv 2404.06654). The full column is the paper's evaluation (§4):
+# 13 tasks x 6 lengths x 500 samples, greedy, a Hugging Face chat model with its template.
+CHAPTER_02 = {
+    "lengths": Scaled((512, 1024, 2048), (4096, 8192, 16384, 32768, 65536, 131072), "paper: 4K to 128K"),
+    "num_samples": Scaled(4, 500, "samples per task and length: the reduced run must fit in 5 CPU minutes"),
+    "tokens_to_generate": Scaled(
+        {"niah": 48, "variable_tracking": 30, "common_words_extraction": 40, "freq_words_extraction": 24, "qa": 16},
+        {"niah": 128, "variable_tracking": 30, "common_words_extraction": 120, "freq_words_extraction": 50, "qa": 32},
+        "reduced: enough for the longest answer under the word tokenizer, so that short lengths keep a haystack",
+    ),
+    "vt_example_length": Scaled(160, 500, "tokens of the one-shot VT example (reference: 500)"),
+    "threshold": Scaled(None, 85.6, "paper: Llama-2-7B at 4K; reduced: the regex lookup at 512 tokens, computed in the run"),
+    "model": Scaled("course tiny LMs (ch02_ruler_* assets)", "mistralai/Mistral-7B-Instruct-v0.2",
+                    "paper Table 3: Mistral-7B claims 32K, effective 16K"),
+    "train_steps": Scaled(500, None, "reduced only: the tiny models are trained on the task mix (shipped assets)"),
+}
+
+CHAPTERS: dict[str, dict[str, Scaled]] = {"01": CHAPTER_01, "02": CHAPTER_02}
 
 
 def get_scale() -> str:

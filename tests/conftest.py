@@ -44,3 +44,25 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"{label.ljust(width)}  {seconds:7.1f} s")
     total = sum(seconds for _, seconds in NOTEBOOK_DURATIONS)
     terminalreporter.write_line(f"{'total'.ljust(width)}  {total:7.1f} s")
+
+
+@pytest.fixture(scope="session")
+def hf_tokenizer():
+    """A small byte-level BPE tokenizer trained here on the course's essay haystack, wrapped as a
+    Hugging Face fast tokenizer with a chat template (chapter 02's full-scale path, no download)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from course_lib.longctx.ruler.text import essay_text
+
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=4000, special_tokens=["<unk>", "<s>", "</s>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    bpe.train_from_iterator([essay_text()], trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="</s>",
+        chat_template="{% for m in messages %}<s>[{{ m['role'] }}] {{ m['content'] }}</s>{% endfor %}"
+                      "{% if add_generation_prompt %}<s>[assistant]{% endif %}",
+    )

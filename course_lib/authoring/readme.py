@@ -38,7 +38,7 @@ CHAPTERS = (
     Chapter("01", "01_infini_attention.ipynb", "Infini-attention", "2404.07143",
             "attention from scratch, compressive memory, segment streaming, passkey retrieval", released=True),
     Chapter("02", "02_ruler.ipynb", "RULER", "2404.06654",
-            "synthetic long-context tasks, scoring, effective context length"),
+            "synthetic long-context tasks, scoring, effective context length", released=True),
     Chapter("03", "03_illama.ipynb", "iLLaMA", "2404.06773",
             "a ViT LLaMAfied step by step: SwiGLU, RMSNorm, causal mask, RoPE"),
     Chapter("04", "04_brave.ipynb", "BRAVE", "2404.07204",

@@ -1,0 +1,237 @@
+"""Training chapter 01's tiny language models on the RULER task mix (chapter 02).
+
+The course models (:class:`course_lib.attention.TinyInfiniLM`) learn the 13 tasks from scratch
+at reduced scale: prompts of the training length, every task equally often, cross-entropy on
+the answer tokens only (teacher forcing), the answer written the way the one-shot examples
+write it and closed by ``<eos>``. The trained models are shipped assets (``ch02_ruler_*``),
+rebuilt by ``python -m course_lib.assets build NAME``; the notebook shows a few steps of this
+loop and then loads them.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from course_lib.attention.tiny_lm import InfiniLMConfig, TinyInfiniLM
+from course_lib.longctx.ruler import tasks as ruler_tasks
+from course_lib.longctx.ruler.tasks import Sample, generate_sample
+from course_lib.longctx.ruler.templates import TASK_NAMES, TASKS
+from course_lib.longctx.ruler.text import WordTokenizer, course_tokenizer
+
+
+def answer_text(sample: Sample) -> str:
+    """The target continuation of a sample, formatted as the task's one-shot examples answer."""
+    family = TASKS[sample.task].family
+    if family == "niah":
+        return " " + ", ".join(sample.outputs) + "."
+    if family == "common_words_extraction":
+        return " " + ruler_tasks.numbered(sample.outputs)
+    return " " + " ".join(sample.outputs)
+
+
+@dataclass
+class RulerRecipe:
+    """How a tiny RULER model is trained (reduced scale)."""
+
+    memory: str = "delta"
+    segment_len: int = 128
+    train_lengths: tuple[int, ...] = (512, 1024)
+    steps: int = 400
+    batch_size: int = 16
+    lr: float = 5e-3
+    weight_decay: float = 0.01
+    seed: int = 0
+    model: dict = field(default_factory=lambda: dict(d_model=64, num_heads=2, num_layers=2, d_ff=256))
+    tokens_to_generate: dict = field(default_factory=dict)
+    vt_example_length: int = 160
+
+    @property
+    def claimed_length(self) -> int:
+        """The longest training length: what the model 'claims' to handle."""
+        return max(self.train_lengths)
+
+
+class RulerLM(TinyInfiniLM):
+    """Chapter 01's TinyInfiniLM plus a learned embedding of each token's position inside its
+    segment (chapter 02). The chapter 01 model has no position signal at all, which suffices to
+    fetch one passkey token but not to copy a 7-digit number or a UUID token after token: copying
+    needs to know which token came right after the one just written."""
+
+    def __init__(self, cfg: InfiniLMConfig) -> None:
+        super().__init__(cfg)
+        self.position = nn.Embedding(cfg.segment_len, cfg.d_model)
+        nn.init.normal_(self.position.weight, std=0.02)
+
+    def forward_segment(self, tokens: torch.Tensor, states: list, repeats: torch.Tensor | None = None) -> tuple[torch.Tensor, list]:
+        """One segment (B, N) -> final hidden states (B, N, D); positions count from the segment's start."""
+        x = self.embed(tokens) + self.position(torch.arange(tokens.shape[1], device=tokens.device))  # (B, N, D)
+        new_states = []
+        for block, state in zip(self.blocks, states):
+            x, state = block(x, state, repeats)
+            new_states.append(state)
+        return self.norm(x), new_states
+
+
+def build_model(recipe: RulerRecipe, tokenizer: WordTokenizer) -> RulerLM:
+    cfg = InfiniLMConfig(vocab_size=tokenizer.vocab_size, memory=recipe.memory, segment_len=recipe.segment_len, **recipe.model)
+    return RulerLM(cfg)
+
+
+class TrainingSamples:
+    """Fresh training samples of every task, fast: the haystack size of each (task, length) is
+    found once by the length-controlled generator, then each sample renders its own plan at that size."""
+
+    def __init__(self, tokenizer: WordTokenizer, recipe: RulerRecipe) -> None:
+        self.tokenizer, self.recipe = tokenizer, recipe
+        self.sizes = {}
+        for task in TASK_NAMES:
+            for n in recipe.train_lengths:
+                s = generate_sample(task, n, tokenizer, 0, recipe.seed + 10_000,
+                                    tokens_to_generate=recipe.tokens_to_generate, vt_example_length=recipe.vt_example_length)
+                self.sizes[(task, n)] = s.haystack_size
+
+    def draw(self, rng: random.Random) -> tuple[list[int], list[int]]:
+        """(prompt ids, answer ids + eos) of a random task at a random training length."""
+        task, n = rng.choice(TASK_NAMES), rng.choice(self.recipe.train_lengths)
+        budget = self.recipe.tokens_to_generate[TASKS[task].family]
+        plan_fn, render = ruler_tasks._planner(task, n, budget)
+        plan = plan_fn(rng)
+        example = ""
+        if TASKS[task].family == "variable_tracking":
+            example = ruler_tasks.vt_example(rng, self.tokenizer, self.recipe.vt_example_length, TASKS[task].args) + "\n"
+        user, prefix, outputs = render(plan, self.sizes[(task, n)])
+        sample = Sample(task, n, 0, example + user, prefix, outputs, budget, 0, 0)
+        answer = self.tokenizer.encode(answer_text(sample))[:budget - 1] + [self.tokenizer.eos_id]
+        return self.tokenizer.encode(sample.prompt), answer
+
+
+def answer_loss(model: TinyInfiniLM, batch: list[tuple[list[int], list[int]]], pad_id: int) -> torch.Tensor:
+    """Cross-entropy of the answer tokens given the prompt and the answer so far (teacher forcing)."""
+    seqs = [p + a for p, a in batch]
+    width = max(len(s) for s in seqs)
+    tokens = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    for row, s in enumerate(seqs):
+        tokens[row, : len(s)] = torch.tensor(s)
+    states = [None] * len(model.blocks)
+    hidden = []
+    for segment in tokens.split(model.cfg.segment_len, dim=1):
+        h, states = model.forward_segment(segment, states)
+        hidden.append(h)
+    hidden = torch.cat(hidden, dim=1)  # (B, T, D)
+    rows = torch.cat([torch.full((len(a),), r) for r, (p, a) in enumerate(batch)])
+    positions = torch.cat([torch.arange(len(p) - 1, len(p) + len(a) - 1) for p, a in batch])  # predict answer token t from t-1
+    targets = torch.cat([torch.tensor(a) for _, a in batch])
+    return F.cross_entropy(model.logits(hidden[rows, positions]), targets)
+
+
+def train_ruler(model: TinyInfiniLM, tokenizer: WordTokenizer, recipe: RulerRecipe, steps: int | None = None,
+                progress: bool = True, data: TrainingSamples | None = None) -> list[float]:
+    """AdamW with one-cycle schedule on the task mix; returns each step's loss."""
+    steps = steps or recipe.steps
+    rng = random.Random(recipe.seed)
+    torch.manual_seed(recipe.seed)
+    data = data or TrainingSamples(tokenizer, recipe)
+    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=steps, pct_start=0.1)
+    losses = []
+    model.train()
+    for _ in tqdm(range(steps), desc=f"train {recipe.memory}/{recipe.segment_len}", disable=not progress):
+        loss = answer_loss(model, [data.draw(rng) for _ in range(recipe.batch_size)], tokenizer.pad_id)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+def reduced_settings() -> dict:
+    from course_lib.config import chapter_values
+
+    return chapter_values("02", "reduced")
+
+
+def recipe_for(name: str) -> RulerRecipe:
+    """The recipe of a shipped RULER model (``RULER_ASSETS``), with the reduced-scale budgets."""
+    values = reduced_settings()
+    return replace(RULER_ASSETS[name], tokens_to_generate=values["tokens_to_generate"],
+                   vt_example_length=values["vt_example_length"], steps=values["train_steps"])
+
+
+# The shipped models of chapter 02 (data/MANIFEST.json); the claimed length is the longest training length.
+RULER_ASSETS = {
+    "ch02_ruler_full512": RulerRecipe(memory="off", segment_len=512, train_lengths=(512,)),
+    "ch02_ruler_local128": RulerRecipe(memory="off", segment_len=128, train_lengths=(512, 1024)),
+    "ch02_ruler_infini128": RulerRecipe(memory="delta", segment_len=128, train_lengths=(512, 1024)),
+}
+
+
+def save_model(model: TinyInfiniLM, path: Path, recipe: RulerRecipe) -> None:
+    meta = {"config": json.dumps(model.cfg.to_dict()), "recipe": json.dumps(asdict(recipe))}
+    # float16 halves the shipped size; the weights are read back into float32
+    save_file({k: v.to(torch.float16).contiguous() for k, v in model.state_dict().items()}, str(path), metadata=meta)
+
+
+def load_model(name: str) -> tuple[TinyInfiniLM, RulerRecipe]:
+    """A shipped RULER model (verified against the manifest) and its recipe."""
+    from course_lib import assets
+    from safetensors import safe_open
+
+    file = assets.path(name)
+    with safe_open(str(file), "pt") as f:
+        meta = f.metadata()
+    recipe_dict = json.loads(meta["recipe"])
+    recipe_dict["train_lengths"] = tuple(recipe_dict["train_lengths"])
+    model = RulerLM(InfiniLMConfig(**json.loads(meta["config"])))
+    model.load_state_dict({k: v.float() for k, v in load_file(str(file)).items()})
+    return model.eval(), RulerRecipe(**recipe_dict)
+
+
+def build_asset(name: str, out_path: Path, seed: int, quick: bool) -> dict:
+    """Train ``RULER_ASSETS[name]`` on one thread (byte-identical rebuilds) and save it."""
+    recipe = replace(recipe_for(name), seed=seed)
+    if quick:
+        recipe = replace(recipe, steps=15, batch_size=4, train_lengths=(512,), lr=1e-2)
+    tokenizer = course_tokenizer()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(seed)
+        model = build_model(recipe, tokenizer)
+        start = time.perf_counter()
+        losses = train_ruler(model, tokenizer, recipe, progress=not quick)
+    finally:
+        torch.set_num_threads(threads)
+    metrics = {
+        "loss_start": sum(losses[:10]) / len(losses[:10]),
+        "loss_end": sum(losses[-10:]) / len(losses[-10:]),
+        "train_seconds": round(time.perf_counter() - start, 1),
+        "claimed_length": recipe.claimed_length,
+    }
+    save_model(model, out_path, recipe)
+    return metrics
+
+
+def build_full512(out_path: Path, *, seed: int, quick: bool = False) -> dict:
+    return build_asset("ch02_ruler_full512", out_path, seed, quick)
+
+
+def build_local128(out_path: Path, *, seed: int, quick: bool = False) -> dict:
+    return build_asset("ch02_ruler_local128", out_path, seed, quick)
+
+
+def build_infini128(out_path: Path, *, seed: int, quick: bool = False) -> dict:
+    return build_asset("ch02_ruler_infini128", out_path, seed, quick)
