@@ -55,6 +55,7 @@ class RulerRecipe:
     model: dict = field(default_factory=lambda: dict(d_model=64, num_heads=2, num_layers=2, d_ff=256))
     tokens_to_generate: dict = field(default_factory=dict)
     vt_example_length: int = 160
+    tasks: tuple[str, ...] = TASK_NAMES  # the tasks trained on, equally often
 
     @property
     def claimed_length(self) -> int:
@@ -95,7 +96,7 @@ class TrainingSamples:
     def __init__(self, tokenizer: WordTokenizer, recipe: RulerRecipe) -> None:
         self.tokenizer, self.recipe = tokenizer, recipe
         self.sizes = {}
-        for task in TASK_NAMES:
+        for task in recipe.tasks:
             for n in recipe.train_lengths:
                 s = generate_sample(task, n, tokenizer, 0, recipe.seed + 10_000,
                                     tokens_to_generate=recipe.tokens_to_generate, vt_example_length=recipe.vt_example_length)
@@ -103,7 +104,7 @@ class TrainingSamples:
 
     def draw(self, rng: random.Random) -> tuple[list[int], list[int]]:
         """(prompt ids, answer ids + eos) of a random task at a random training length."""
-        task, n = rng.choice(TASK_NAMES), rng.choice(self.recipe.train_lengths)
+        task, n = rng.choice(self.recipe.tasks), rng.choice(self.recipe.train_lengths)
         budget = self.recipe.tokens_to_generate[TASKS[task].family]
         plan_fn, render = ruler_tasks._planner(task, n, budget)
         plan = plan_fn(rng)
@@ -168,7 +169,7 @@ def recipe_for(name: str) -> RulerRecipe:
     """The recipe of a shipped RULER model (``RULER_ASSETS``), with the reduced-scale budgets."""
     values = reduced_settings()
     return replace(RULER_ASSETS[name], tokens_to_generate=values["tokens_to_generate"],
-                   vt_example_length=values["vt_example_length"], steps=values["train_steps"])
+                   vt_example_length=values["vt_example_length"], steps=ASSET_STEPS.get(name, values["train_steps"]))
 
 
 # The shipped models of chapter 02 (data/MANIFEST.json); the claimed length is the longest training length.
@@ -176,7 +177,13 @@ RULER_ASSETS = {
     "ch02_ruler_full512": RulerRecipe(memory="off", segment_len=512, train_lengths=(512,)),
     "ch02_ruler_local128": RulerRecipe(memory="off", segment_len=128, train_lengths=(512, 1024)),
     "ch02_ruler_infini128": RulerRecipe(memory="delta", segment_len=128, train_lengths=(512, 1024)),
+    # Retrieval only: trained on niah_single_1 (noise haystack) at 128 tokens, wider (128) with four
+    # heads, lr 3e-3. It learns to copy the 7-digit needle (the task-mix models above do not).
+    "ch02_ruler_niah128": RulerRecipe(memory="off", segment_len=128, train_lengths=(128,), lr=3e-3, tasks=("niah_single_1",),
+                                      model=dict(d_model=128, num_heads=4, num_layers=2, d_ff=256)),
 }
+ASSET_STEPS = {"ch02_ruler_niah128": 1000}  # assets whose step count is not the chapter's train_steps
+NIAH_EVAL = dict(tasks=("niah_single_1", "niah_single_2"), lengths=(128, 256, 512), num_samples=10, seed=1)
 
 
 def save_model(model: TinyInfiniLM, path: Path, recipe: RulerRecipe) -> None:
@@ -195,6 +202,7 @@ def load_model(name: str) -> tuple[TinyInfiniLM, RulerRecipe]:
         meta = f.metadata()
     recipe_dict = json.loads(meta["recipe"])
     recipe_dict["train_lengths"] = tuple(recipe_dict["train_lengths"])
+    recipe_dict["tasks"] = tuple(recipe_dict.get("tasks", TASK_NAMES))
     model = RulerLM(InfiniLMConfig(**json.loads(meta["config"])))
     model.load_state_dict({k: v.float() for k, v in load_file(str(file)).items()})
     return model.eval(), RulerRecipe(**recipe_dict)
@@ -221,8 +229,27 @@ def build_asset(name: str, out_path: Path, seed: int, quick: bool) -> dict:
         "train_seconds": round(time.perf_counter() - start, 1),
         "claimed_length": recipe.claimed_length,
     }
+    if recipe.tasks != TASK_NAMES and not quick:
+        metrics.update(niah_scores(model, tokenizer))
     save_model(model, out_path, recipe)
     return metrics
+
+
+def niah_scores(model: TinyInfiniLM, tokenizer: WordTokenizer) -> dict:
+    """Scores (0-100) of a retrieval model on the NIAH_EVAL grid with the chapter's evaluate()."""
+    from course_lib.longctx.ruler.evaluate import evaluate, make_samples
+    from course_lib.longctx.ruler.models import GreedyLM
+
+    values = reduced_settings()
+    samples = make_samples(tokenizer, NIAH_EVAL["lengths"], NIAH_EVAL["num_samples"], tasks=NIAH_EVAL["tasks"], seed=NIAH_EVAL["seed"],
+                           tokens_to_generate=values["tokens_to_generate"], vt_example_length=values["vt_example_length"])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = evaluate(GreedyLM(model, tokenizer), samples, "niah", progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    return {f"{task}@{n}": score for task, row in result.table.items() for n, score in row.items()}
 
 
 def build_full512(out_path: Path, *, seed: int, quick: bool = False) -> dict:
@@ -231,6 +258,10 @@ def build_full512(out_path: Path, *, seed: int, quick: bool = False) -> dict:
 
 def build_local128(out_path: Path, *, seed: int, quick: bool = False) -> dict:
     return build_asset("ch02_ruler_local128", out_path, seed, quick)
+
+
+def build_niah128(out_path: Path, *, seed: int, quick: bool = False) -> dict:
+    return build_asset("ch02_ruler_niah128", out_path, seed, quick)
 
 
 def build_infini128(out_path: Path, *, seed: int, quick: bool = False) -> dict:
