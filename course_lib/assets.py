@@ -82,6 +82,7 @@ for _name, _function, _description in [
     ("ch02_ruler_full512", "build_full512", "full attention over 512 tokens (memory off, segment 512), trained at 512"),
     ("ch02_ruler_local128", "build_local128", "local attention in 128-token segments (memory off), trained at 512 and 1024"),
     ("ch02_ruler_niah128", "build_niah128", "retrieval only: local attention in 128-token segments, trained on niah_single_1 at 128"),
+    ("ch02_ruler_niah256", "build_niah256", "retrieval only: full attention over 256 tokens, trained on niah_single_1 at 128 and 256"),
 ]:
     RECIPES[_name] = Recipe(_name, f"{_name}.safetensors", f"course_lib.longctx.ruler.training:{_function}", 0, _description)
 

@@ -181,8 +181,11 @@ RULER_ASSETS = {
     # heads, lr 3e-3. It learns to copy the 7-digit needle (the task-mix models above do not).
     "ch02_ruler_niah128": RulerRecipe(memory="off", segment_len=128, train_lengths=(128,), lr=3e-3, tasks=("niah_single_1",),
                                       model=dict(d_model=128, num_heads=4, num_layers=2, d_ff=256)),
+    # The same, full attention over 256 tokens, trained at 128 and 256 tokens.
+    "ch02_ruler_niah256": RulerRecipe(memory="off", segment_len=256, train_lengths=(128, 256), lr=3e-3, tasks=("niah_single_1",),
+                                      model=dict(d_model=128, num_heads=4, num_layers=2, d_ff=256)),
 }
-ASSET_STEPS = {"ch02_ruler_niah128": 1000}  # assets whose step count is not the chapter's train_steps
+ASSET_STEPS = {"ch02_ruler_niah128": 1000, "ch02_ruler_niah256": 1000}  # assets whose step count is not the chapter's train_steps
 NIAH_EVAL = dict(tasks=("niah_single_1", "niah_single_2"), lengths=(128, 256, 512), num_samples=10, seed=1)
 
 
@@ -262,6 +265,10 @@ def build_local128(out_path: Path, *, seed: int, quick: bool = False) -> dict:
 
 def build_niah128(out_path: Path, *, seed: int, quick: bool = False) -> dict:
     return build_asset("ch02_ruler_niah128", out_path, seed, quick)
+
+
+def build_niah256(out_path: Path, *, seed: int, quick: bool = False) -> dict:
+    return build_asset("ch02_ruler_niah256", out_path, seed, quick)
 
 
 def build_infini128(out_path: Path, *, seed: int, quick: bool = False) -> dict:
