@@ -74,7 +74,7 @@ def test_post_sequence_class_token_sees_every_patch_and_patches_stay_causal():
     model = VisionTransformer(ViTConfig(**TINY, mask="causal", cls_position="last")).eval()
     x = model.tokens(torch.randn(1, 3, 16, 16))
     y = x.clone()
-    y[:, 5] += 1.0  # change token 5 only
+    y[:, 5] += torch.randn(x.shape[-1])  # change token 5 only
     mask = model.attention_mask()
     with torch.no_grad():
         ox, oy = x, y
