@@ -155,6 +155,10 @@ class VisionTransformer(nn.Module):
         if hasattr(self, "pos_embed"):
             nn.init.trunc_normal_(self.pos_embed, std=0.02)
 
+    def no_weight_decay(self) -> set[str]:
+        """Parameters without weight decay (read by timm's ``create_optimizer_v2``)."""
+        return {"cls_token", "pos_embed"}
+
     @property
     def cls_index(self) -> int:
         return 0 if self.cfg.cls_position == "first" else self.cfg.num_tokens - 1
