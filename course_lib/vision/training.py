@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from timm.data import Mixup
@@ -65,6 +66,7 @@ def train_classifier(model: VisionTransformer, data: ImageDataset, recipe: Train
     """Train with AdamW (warm-up + cosine), optional timm Mixup/CutMix and the soft-mask schedule; test at the end."""
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
+    np.random.seed(seed)  # timm's Mixup draws from NumPy's global generator: same seed, same mixes
     steps_per_epoch = len(data.train) // recipe.batch_size  # drop the last partial batch (mixup needs even batches)
     total, warmup = recipe.epochs * steps_per_epoch, recipe.warmup_epochs * steps_per_epoch
     cutoff = recipe.soft_mask_cutoff_epochs * steps_per_epoch
