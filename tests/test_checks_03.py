@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from course_lib.attention import rmsnorm as rms_ref
 from course_lib.attention import rope as rope_ref
-from course_lib.attention import swiglu as swiglu_ref
+from course_lib.attention import swiglu_ffn as swiglu_ref
 from course_lib.grading import checks_03
 from course_lib.grading.checking import CheckFailed
 from course_lib.vision import masks as masks_ref

@@ -14,7 +14,7 @@ from course_lib.attention.infini import (
 )
 from course_lib.attention.tiny_lm import InfiniLMConfig, TinyInfiniLM
 from course_lib.attention.rmsnorm import RMSNorm, rms_norm
-from course_lib.attention.swiglu import SwiGLU, swiglu, swiglu_hidden_dim
+from course_lib.attention.swiglu_ffn import SwiGLU, swiglu, swiglu_hidden_dim
 from course_lib.attention.rope import apply_rope, rope_angles
 
 __all__ = [

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from course_lib.attention.rmsnorm import rms_norm as ref_rms_norm
 from course_lib.attention.rope import apply_rope as ref_apply_rope
 from course_lib.attention.rope import rope_angles as ref_rope_angles
-from course_lib.attention.swiglu import swiglu as ref_swiglu
-from course_lib.attention.swiglu import swiglu_hidden_dim as ref_hidden_dim
+from course_lib.attention.swiglu_ffn import swiglu as ref_swiglu
+from course_lib.attention.swiglu_ffn import swiglu_hidden_dim as ref_hidden_dim
 from course_lib.grading.checking import CheckFailed, call, expect_close, expect_tensor, run
 from course_lib.vision.masks import class_token_mask as ref_mask
 from course_lib.vision.masks import soft_mask as ref_soft_mask

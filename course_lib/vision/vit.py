@@ -18,7 +18,7 @@ from course_lib.attention.mha import MultiHeadAttention
 from course_lib.attention.rmsnorm import RMSNorm
 from course_lib.attention.rope import apply_rope, rope_angles
 from course_lib.attention.sdpa import scaled_dot_product_attention
-from course_lib.attention.swiglu import SwiGLU, swiglu_hidden_dim
+from course_lib.attention.swiglu_ffn import SwiGLU, swiglu_hidden_dim
 from course_lib.vision.masks import CLS_POSITIONS, MASK_KINDS, class_token_mask, soft_mask_bias
 from course_lib.vision.patch_embed import PatchEmbed
 
