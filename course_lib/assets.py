@@ -176,6 +176,12 @@ def load(name: str, folder: Path | None = None) -> dict[str, torch.Tensor]:
     return load_file(path(name, folder))
 
 
+def loss_metrics(losses: list[float]) -> dict[str, float]:
+    """``loss_start`` / ``loss_end``: the mean of the first and of the last ten training losses,
+    the numbers every recipe records in the manifest."""
+    return {"loss_start": sum(losses[:10]) / len(losses[:10]), "loss_end": sum(losses[-10:]) / len(losses[-10:])}
+
+
 def _builder(recipe: Recipe) -> Callable[..., dict]:
     module_name, _, function_name = recipe.builder.partition(":")
     try:
@@ -198,8 +204,13 @@ def build(name: str, folder: Path | None = None, quick: bool = False) -> dict:
     target = folder / recipe.file
     partial = target.with_name(f".{target.name}.partial")
     torch.manual_seed(recipe.seed)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread, so that a rebuild on the same machine gives the same bytes
     start = time.perf_counter()
-    metrics = _builder(recipe)(partial, seed=recipe.seed, quick=quick)
+    try:
+        metrics = _builder(recipe)(partial, seed=recipe.seed, quick=quick)
+    finally:
+        torch.set_num_threads(threads)
     seconds = time.perf_counter() - start
     if not partial.exists():
         raise AssetError(f"recipe {name!r}: builder {recipe.builder!r} did not write {partial}")

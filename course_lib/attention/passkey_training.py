@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
+from course_lib.assets import loss_metrics
 from course_lib.attention.tiny_lm import SIZE_KEYS, InfiniLMConfig, TinyInfiniLM
 from course_lib.config import chapter_values
 from course_lib.longctx.passkey import POSITIONS, PasskeyBatch, PasskeyTask
@@ -178,20 +179,11 @@ def build_asset(name: str, out_path: Path, seed: int, quick: bool) -> dict:
     if quick:
         recipe = replace(recipe, steps=60, batch_size=32, train_len=64, lr=1e-2)
     task = PasskeyTask(recipe.num_passkeys)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one thread, so that a rebuild on the same machine gives the same bytes
-    try:
-        torch.manual_seed(seed)
-        model = build_model(recipe, task)
-        start = time.perf_counter()
-        losses = train_passkey(model, task, recipe, progress=not quick)
-    finally:
-        torch.set_num_threads(threads)
-    metrics = {
-        "loss_start": sum(losses[:10]) / len(losses[:10]),
-        "loss_end": sum(losses[-10:]) / len(losses[-10:]),
-        "train_seconds": round(time.perf_counter() - start, 1),
-    }
+    torch.manual_seed(seed)
+    model = build_model(recipe, task)
+    start = time.perf_counter()
+    losses = train_passkey(model, task, recipe, progress=not quick)
+    metrics = {**loss_metrics(losses), "train_seconds": round(time.perf_counter() - start, 1)}
     if not quick:
         for pos, depth in POSITIONS.items():
             metrics[f"accuracy_{recipe.train_len}_{pos}"] = passkey_accuracy(model, task, recipe.train_len, depth, 64)

@@ -31,10 +31,15 @@ def scaled_dot_product_attention(
     .. math:: A_{dot} = \mathrm{softmax}\left(\frac{Q K^\top}{\sqrt{d_k}}\right) V
 
     q: (..., N_q, d_k), k: (..., N_k, d_k), v: (..., N_k, d_v). ``mask`` is boolean,
-    broadcastable to (..., N_q, N_k), True = may attend. ``causal=True`` adds the causal mask.
+    broadcastable to (..., N_q, N_k), True = may attend, or (chapter 03) a float tensor added
+    to the scores (an additive mask: 0 = attend, -inf = hidden, log S for iLLaMA's soft mask).
+    ``causal=True`` adds the causal mask.
     """
     d_k = q.shape[-1]
     scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)  # (..., N_q, N_k)
+    if mask is not None and mask.is_floating_point():
+        scores = scores + mask
+        mask = None
     if causal:
         cm = causal_mask(q.shape[-2], k.shape[-2], device=q.device)
         mask = cm if mask is None else (mask & cm)

@@ -40,7 +40,7 @@ CHAPTERS = (
     Chapter("02", "02_ruler.ipynb", "RULER", "2404.06654",
             "synthetic long-context tasks, scoring, effective context length", released=True),
     Chapter("03", "03_illama.ipynb", "iLLaMA", "2404.06773",
-            "a ViT LLaMAfied step by step: SwiGLU, RMSNorm, causal mask, RoPE"),
+            "a ViT LLaMAfied step by step: SwiGLU, RMSNorm, causal mask, RoPE", released=True),
     Chapter("04", "04_brave.ipynb", "BRAVE", "2404.07204",
             "several frozen vision encoders bridged to a frozen LM by a Q-Former"),
     Chapter("05", "05_dreamscene360.ipynb", "DreamScene360", "2404.06903",

@@ -23,6 +23,7 @@ from torch import nn
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from course_lib.assets import loss_metrics
 from course_lib.attention.tiny_lm import InfiniLMConfig, TinyInfiniLM
 from course_lib.longctx.ruler import tasks as ruler_tasks
 from course_lib.longctx.ruler.tasks import Sample, generate_sample
@@ -212,26 +213,17 @@ def load_model(name: str) -> tuple[TinyInfiniLM, RulerRecipe]:
 
 
 def build_asset(name: str, out_path: Path, seed: int, quick: bool) -> dict:
-    """Train ``RULER_ASSETS[name]`` on one thread (byte-identical rebuilds) and save it."""
+    """Train ``RULER_ASSETS[name]`` and save it (``course_lib.assets.build`` runs it on one thread)."""
     recipe = replace(recipe_for(name), seed=seed)
     if quick:
         recipe = replace(recipe, steps=15, batch_size=4, train_lengths=(512,), lr=1e-2)
     tokenizer = course_tokenizer()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        torch.manual_seed(seed)
-        model = build_model(recipe, tokenizer)
-        start = time.perf_counter()
-        losses = train_ruler(model, tokenizer, recipe, progress=not quick)
-    finally:
-        torch.set_num_threads(threads)
-    metrics = {
-        "loss_start": sum(losses[:10]) / len(losses[:10]),
-        "loss_end": sum(losses[-10:]) / len(losses[-10:]),
-        "train_seconds": round(time.perf_counter() - start, 1),
-        "claimed_length": recipe.claimed_length,
-    }
+    torch.manual_seed(seed)
+    model = build_model(recipe, tokenizer)
+    start = time.perf_counter()
+    losses = train_ruler(model, tokenizer, recipe, progress=not quick)
+    metrics = {**loss_metrics(losses), "train_seconds": round(time.perf_counter() - start, 1),
+               "claimed_length": recipe.claimed_length}
     if recipe.tasks != TASK_NAMES and not quick:
         metrics.update(niah_scores(model, tokenizer))
     save_model(model, out_path, recipe)
@@ -269,7 +261,3 @@ def build_niah128(out_path: Path, *, seed: int, quick: bool = False) -> dict:
 
 def build_niah256(out_path: Path, *, seed: int, quick: bool = False) -> dict:
     return build_asset("ch02_ruler_niah256", out_path, seed, quick)
-
-
-def build_infini128(out_path: Path, *, seed: int, quick: bool = False) -> dict:
-    return build_asset("ch02_ruler_infini128", out_path, seed, quick)
