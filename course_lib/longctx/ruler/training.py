@@ -140,7 +140,7 @@ def answer_loss(model: TinyInfiniLM, batch: list[tuple[list[int], list[int]]], p
 
 def train_ruler(model: TinyInfiniLM, tokenizer: WordTokenizer, recipe: RulerRecipe, steps: int | None = None,
                 progress: bool = True, data: TrainingSamples | None = None) -> list[float]:
-    """AdamW with one-cycle schedule on the task mix; returns each step's loss.
+    """AdamW with one-cycle schedule on the recipe's tasks; returns each step's loss.
 
     Each step draws one training length for its whole batch (no padding to the longest prompt); the
     first ``recipe.short_steps`` steps all use the shortest one."""
