@@ -77,10 +77,11 @@ RECIPES["ch02_essay"] = Recipe(
     "essay haystack: prose of the Python reference manual (pydoc_data, PSF licence) as UTF-8 bytes",
 )
 
-# Chapter 02: the tiny LMs trained on the RULER task mix (course_lib.longctx.ruler.training.RULER_ASSETS).
+# Chapter 02: the tiny LMs trained on vanilla NIAH at 128-256 tokens (course_lib.longctx.ruler.training.RULER_ASSETS).
 for _name, _function, _description in [
-    ("ch02_ruler_full512", "build_full512", "full attention over 512 tokens (memory off, segment 512), trained at 512"),
-    ("ch02_ruler_local128", "build_local128", "local attention in 128-token segments (memory off), trained at 512 and 1024"),
+    ("ch02_ruler_full256", "build_full256", "full attention over 256 tokens, trained on niah_single_1/2 at 128-256 tokens"),
+    ("ch02_ruler_infini64", "build_infini64", "Infini-attention (Linear + Delta memory) in 64-token segments, trained on niah_single_1/2 at 128-256"),
+    ("ch02_ruler_local64", "build_local64", "local attention in 64-token segments (memory off), trained on niah_single_1/2 at 128-256"),
 ]:
     RECIPES[_name] = Recipe(_name, f"{_name}.safetensors", f"course_lib.longctx.ruler.training:{_function}", 0, _description)
 
