@@ -93,6 +93,14 @@ for _name, _description in [
     ("tiny_lm", "tiny LLaMA-style decoder trained on the world's captions and caption-answered questions"),
 ]:
     RECIPES[f"ch04_{_name}"] = Recipe(f"ch04_{_name}", f"ch04_{_name}.safetensors", f"course_lib.vlm.pretraining:build_{_name}", 0, _description)
+for _kind, _description in [
+    ("shape_cnn", "Q-Former on the shape CNN alone"), ("colour_net", "Q-Former on the colour net alone"),
+    ("layout_vit", "Q-Former on the layout ViT alone"), ("ensemble", "ensemble of three single-encoder Q-Formers"),
+    ("brave", "BRAVE's MEQ-Former over all three encoders, with encoder dropout"),
+]:
+    RECIPES[f"ch04_bridge_{_kind}"] = Recipe(f"ch04_bridge_{_kind}", f"ch04_bridge_{_kind}.safetensors",
+                                             f"course_lib.vlm.bridges:build_bridge_{_kind}", 0,
+                                             f"{_description}, trained by captioning then VQA (frozen encoders and LM)")
 
 def data_dir() -> Path:
     """The data folder: ``$COURSE_DATA_DIR`` if set, else ``data/`` at the repository root."""

@@ -11,8 +11,9 @@ miss. The reduced scale builds that difference in on purpose, by inductive bias:
   image, pre-trained on which cells are occupied and how many objects there are: it sees
   layout and count, but neither shape (too coarse) nor colour (ink only).
 
-Each returns a *token sequence* from :meth:`tokens`, with the last layer dropped as in the
-paper (the last layer feeds only the pre-training head), and each token says where it sits.
+Each returns a *token sequence* from :meth:`tokens`, one token per cell of the world, with the
+last layer dropped as in the paper (the last layer feeds only the pre-training head); each token
+carries its cell's grid coordinates, as a hub ViT's tokens carry their position embedding.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ def cells_of(feature_map: torch.Tensor) -> torch.Tensor:
 class ShapeCNN(nn.Module):
     """A small timm ResNet on the ink image (chapter 04): colour-blind by construction.
 
-    Tokens: the 4x4 map after ``layer3`` (``layer4``, the last layer, is dropped) with each
-    token's grid coordinates appended, (B, 16, C + 2). Pre-training head: the shape in each cell
+    Tokens: the 4x4 map after ``layer3`` (``layer4``, the last layer, is dropped), averaged over
+    each cell of the world, with each token's grid coordinates appended: (B, 4, C + 2). Pre-training head: the shape in each cell
     (5 classes: empty + 4 shapes) from ``layer4``.
     """
 
@@ -63,16 +64,15 @@ class ShapeCNN(nn.Module):
         self.backbone = ResNet(BasicBlock, layers=(1, 1, 1, 1), channels=channels, stem_width=channels[0],
                                in_chans=1, num_classes=0, global_pool="", output_stride=8)
         self.head = nn.Linear(channels[-1], num_classes)
-        self.register_buffer("coords", grid_coordinates(IMAGE_SIZE // 8), persistent=False)
+        self.register_buffer("coords", grid_coordinates(2), persistent=False)
         self.dim = channels[2] + 2
-        self.num_tokens = (IMAGE_SIZE // 8) ** 2
+        self.num_tokens = 4
 
     def tokens(self, images: torch.Tensor) -> torch.Tensor:
         b = self.backbone
         x = b.maxpool(b.act1(b.bn1(b.conv1(ink(images)))))
-        x = b.layer3(b.layer2(b.layer1(x)))  # (B, C, 4, 4)
-        x = x.flatten(2).transpose(1, 2)  # (B, 16, C)
-        return torch.cat((x, self.coords.expand(x.shape[0], -1, -1)), dim=-1)  # (B, 16, C + 2)
+        x = cells_of(b.layer3(b.layer2(b.layer1(x))))  # (B, 4, C): the 4x4 map averaged per cell
+        return torch.cat((x, self.coords.expand(x.shape[0], -1, -1)), dim=-1)  # (B, 4, C + 2)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Per-cell shape logits, (B, 4, 5)."""
@@ -82,30 +82,35 @@ class ShapeCNN(nn.Module):
 class ColourNet(nn.Module):
     """A per-pixel network (1x1 convolutions) max-pooled over each 16x16 cell (chapter 04): shape-blind.
 
-    Tokens: one per cell, (B, 4, hidden), with a learnable position embedding; the last layer
+    Tokens: one per cell with its grid coordinates appended, (B, 4, hidden + 2); the last layer
     (the head naming each cell's colour among empty + 4 colours) is dropped.
     """
 
     def __init__(self, hidden: int = 16, num_classes: int = 5) -> None:
         super().__init__()
         self.pixel_mlp = nn.Sequential(nn.Conv2d(3, hidden, 1), nn.GELU(), nn.Conv2d(hidden, hidden, 1), nn.GELU())
-        self.pos_embed = nn.Parameter(torch.zeros(1, 4, hidden))
         self.head = nn.Linear(hidden, num_classes)
-        self.dim, self.num_tokens = hidden, 4
+        self.register_buffer("coords", grid_coordinates(2), persistent=False)
+        self.dim, self.num_tokens = hidden + 2, 4
+
+    def cell_features(self, images: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(self.pixel_mlp(images), CELL_SIZE)  # (B, hidden, 2, 2): no pixel sees its neighbour
+        return x.flatten(2).transpose(1, 2)  # (B, 4, hidden)
 
     def tokens(self, images: torch.Tensor) -> torch.Tensor:
-        x = F.max_pool2d(self.pixel_mlp(images), CELL_SIZE)  # (B, hidden, 2, 2): no pixel sees its neighbour
-        return x.flatten(2).transpose(1, 2) + self.pos_embed  # (B, 4, hidden)
+        x = self.cell_features(images)
+        return torch.cat((x, self.coords.expand(x.shape[0], -1, -1)), dim=-1)  # (B, 4, hidden + 2)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Per-cell colour logits, (B, 4, 5)."""
-        return self.head(self.tokens(images))
+        return self.head(self.cell_features(images))
 
 
 class LayoutViT(nn.Module):
     """Chapter 03's ViT on a 4x4 ink thumbnail (chapter 04): sees layout and count, not shape or colour.
 
-    Tokens: the 16 patch tokens (one per thumbnail pixel) after all blocks but the last, (B, 16, dim).
+    Tokens: the 16 patch tokens after all blocks but the last, averaged over each cell, with the
+    cell's grid coordinates appended, (B, 4, dim + 2).
     Pre-training heads (on the last layer): whether each token's cell is occupied, and the count
     (one, two, three) from the class token.
     """
@@ -114,7 +119,8 @@ class LayoutViT(nn.Module):
         super().__init__()
         self.vit = VisionTransformer(ViTConfig(image_size=4, patch_size=1, in_chans=2, num_classes=3, dim=dim, depth=depth, num_heads=num_heads))
         self.occupancy_head = nn.Linear(dim, 1)
-        self.dim, self.num_tokens = dim, 16
+        self.register_buffer("coords", grid_coordinates(2), persistent=False)
+        self.dim, self.num_tokens = dim + 2, 4
 
     @staticmethod
     def thumbnail(images: torch.Tensor) -> torch.Tensor:
@@ -130,7 +136,9 @@ class LayoutViT(nn.Module):
         x = self.vit.tokens(self.thumbnail(images))  # (B, 17, dim), class token first
         for block in self.vit.blocks[:-1]:  # the last layer is dropped
             x = block(x)
-        return x[:, 1:]  # (B, 16, dim)
+        patches = x[:, 1:].transpose(1, 2).reshape(x.shape[0], -1, 4, 4)  # (B, dim, 4, 4)
+        x = cells_of(patches)  # (B, 4, dim)
+        return torch.cat((x, self.coords.expand(x.shape[0], -1, -1)), dim=-1)  # (B, 4, dim + 2)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 19): occupancy logits of the 16 thumbnail pixels' cells, then count logits (one, two, three)."""

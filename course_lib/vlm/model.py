@@ -68,13 +68,19 @@ def encode_images(encoders: dict[str, nn.Module], images: torch.Tensor, batch_si
 
 @dataclass
 class TrainData:
-    """Pre-computed features of the training images, their captions, and the VQA questions."""
+    """Pre-computed features of the training images, their captions, and the VQA questions,
+    tokenised once (``caption_batch``, ``vqa_batch``: the tensors of :func:`caption_tokens`
+    and :func:`vqa_tokens` for every caption and question)."""
 
     features: dict[str, torch.Tensor]
     captions: list[str]
     image_index: torch.Tensor
     questions: list[str]
     answers: list[str]
+
+    def __post_init__(self) -> None:
+        self.caption_batch = caption_tokens(self.captions)
+        self.vqa_batch = vqa_tokens(self.questions, self.answers)
 
 
 def _select(features: dict[str, torch.Tensor], names: list[str], idx: torch.Tensor) -> list[torch.Tensor]:
@@ -99,11 +105,11 @@ def train_bridge(model: VisionLanguageModel, data: TrainData, caption_steps: int
     for step in tqdm(range(total), desc=desc, disable=not progress, leave=False):
         if step < caption_steps:
             idx = torch.randint(n_images, (batch_size,), generator=g)
-            batch = caption_tokens([data.captions[i] for i in idx])
+            batch = {k: v[idx] for k, v in data.caption_batch.items()}
         else:
             qi = torch.randint(n_questions, (batch_size,), generator=g)
             idx = data.image_index[qi]
-            batch = vqa_tokens([data.questions[i] for i in qi], [data.answers[i] for i in qi])
+            batch = {k: v[qi] for k, v in data.vqa_batch.items()}
         loss = model.loss(_select(data.features, model.encoder_names, idx), batch)
         opt.zero_grad()
         loss.backward()

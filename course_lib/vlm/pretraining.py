@@ -21,7 +21,7 @@ from course_lib.vlm.encoders import ENCODER_NAMES, TOKEN_CELL, build_encoder, fr
 from course_lib.vlm.world import VOCAB, random_scene, render
 
 ENCODER_STEPS = {"shape_cnn": 500, "colour_net": 300, "layout_vit": 500}
-LM_STEPS = 1500
+LM_STEPS = 4000
 
 
 def cell_targets(scenes: list) -> dict[str, torch.Tensor]:
