@@ -108,7 +108,7 @@ CHAPTER_04 = {
     "notebook_caption_steps": Scaled(50, None, "reduced: the shortened BRAVE run the notebook trains itself"),
     "notebook_vqa_steps": Scaled(250, None, "reduced: the shortened BRAVE run the notebook trains itself"),
     "batch_size": Scaled(64, 2048),
-    "lr": Scaled(2e-3, 1e-4),
+    "lr": Scaled(5e-3, 1e-4, "full: the paper gives no bridge learning rate; 1e-4 is BLIP-2's"),
     "test_images": Scaled(300, None, "reduced: 300 images x 5 question types; full: the VQA benchmarks"),
     "test_pairs": Scaled(150, 150, "paper: MMVP has 150 pairs"),
 }
