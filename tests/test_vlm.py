@@ -92,10 +92,15 @@ def test_lm_and_encoders_stay_frozen_during_bridge_training():
 
 
 def test_brave_has_fewer_trainable_parameters_than_the_ensemble():
-    dims, cfg = [34, 16, 32], BridgeConfig()
+    from course_lib.vlm.bridges import bridge_config
+
+    dims, cfg = [34, 18, 34], BridgeConfig()
     brave, ensemble = MEQFormer(dims, len(VOCAB), cfg), QFormerEnsemble(dims, len(VOCAB), cfg)
     assert brave.num_queries == ensemble.num_queries == 3 * cfg.queries_per_encoder
     assert count_trainable(brave) < count_trainable(ensemble) / 2
+    # the chapter's sizes: BRAVE's one bridge is wider, and still smaller than the ensemble
+    wide = MEQFormer(dims, len(VOCAB), bridge_config(kind="brave"))
+    assert count_trainable(wide) < count_trainable(QFormerEnsemble(dims, len(VOCAB), bridge_config()))
 
 
 def test_encoder_dropout_only_in_training_and_removal_at_inference():

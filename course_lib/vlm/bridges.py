@@ -24,16 +24,18 @@ BRIDGE_KINDS = (*ENCODER_NAMES, "ensemble", "brave")
 TRAIN_SEED, TEST_SEED, PAIR_SEED = 1, 2, 3
 
 
-def bridge_config(values: dict | None = None) -> BridgeConfig:
-    """The reduced-scale bridge sizes of ``course_lib.config.CHAPTER_04``."""
+def bridge_config(values: dict | None = None, kind: str = "single") -> BridgeConfig:
+    """The reduced-scale bridge sizes of ``course_lib.config.CHAPTER_04`` (``kind='brave'``: BRAVE's width)."""
     v = values or chapter_values("04", "reduced")
-    return BridgeConfig(dim=v["bridge_dim"], depth=v["bridge_depth"], num_heads=v["bridge_heads"],
+    return BridgeConfig(dim=v["brave_dim"] if kind == "brave" else v["bridge_dim"], depth=v["bridge_depth"], num_heads=v["bridge_heads"],
                         queries_per_encoder=v["queries_per_encoder"], cross_attention_every=v["cross_attention_every"],
                         encoder_dropout=v["encoder_dropout"])
 
 
-def make_bridge_model(kind: str, dims: dict[str, int], lm: torch.nn.Module, cfg: BridgeConfig) -> VisionLanguageModel:
-    """A fresh bridge of ``kind`` (an encoder name, 'ensemble' or 'brave') in front of the frozen ``lm``."""
+def make_bridge_model(kind: str, dims: dict[str, int], lm: torch.nn.Module, cfg: BridgeConfig | None = None) -> VisionLanguageModel:
+    """A fresh bridge of ``kind`` (an encoder name, 'ensemble' or 'brave') in front of the frozen ``lm``;
+    ``cfg`` defaults to :func:`bridge_config` for that kind."""
+    cfg = cfg or bridge_config(kind=kind)
     if kind not in BRIDGE_KINDS:
         raise ValueError(f"unknown bridge {kind!r}; choose one of {BRIDGE_KINDS}")
     if kind == "brave":
@@ -52,7 +54,7 @@ def load_bridge(kind: str, dims: dict[str, int], lm: torch.nn.Module, cfg: Bridg
     """The shipped trained bridge ``kind`` (chapter 04), in eval mode."""
     from course_lib import assets
 
-    model = make_bridge_model(kind, dims, lm, cfg or bridge_config())
+    model = make_bridge_model(kind, dims, lm, cfg)
     missing, unexpected = model.load_state_dict(assets.load(f"ch04_bridge_{kind}"), strict=False)
     if unexpected or any(not k.startswith("lm.") for k in missing):
         raise RuntimeError(f"ch04_bridge_{kind} does not fit the bridge (missing {missing}, unexpected {unexpected}); "
@@ -71,7 +73,7 @@ def _build(kind: str, out_path: Path, seed: int, quick: bool) -> dict:
     feats = encode_images(encoders, train.images)
     data = TrainData(feats, train.captions, torch.tensor(train.image_index), train.questions, train.answers)
     torch.manual_seed(seed)
-    model = make_bridge_model(kind, {n: feats[n].shape[-1] for n in ENCODER_NAMES}, lm, bridge_config(values))
+    model = make_bridge_model(kind, {n: feats[n].shape[-1] for n in ENCODER_NAMES}, lm, bridge_config(values, kind))
     caption_steps, vqa_steps = (5, 15) if quick else (values["caption_steps"], values["vqa_steps"])
     losses = train_bridge(model, data, caption_steps, vqa_steps, values["batch_size"], values["lr"], seed=seed, progress=False)
     save_file(trainable_state(model), str(out_path))

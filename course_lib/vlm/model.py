@@ -91,7 +91,9 @@ def train_bridge(model: VisionLanguageModel, data: TrainData, caption_steps: int
                  lr: float = 2e-3, seed: int = 0, progress: bool = True, desc: str = "bridge") -> list[float]:
     """BRAVE's two stages with the encoders and the LM frozen: captioning, then VQA fine-tuning.
 
-    Returns the training losses. Only ``model.trainable_parameters()`` are optimised.
+    Encoder dropout acts in the captioning stage only, as in the paper's pre-training (§3);
+    fine-tuning sees every encoder. Returns the training losses. Only
+    ``model.trainable_parameters()`` are optimised.
     """
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
@@ -102,7 +104,10 @@ def train_bridge(model: VisionLanguageModel, data: TrainData, caption_steps: int
     model.bridge.train()
     losses = []
     n_images, n_questions = len(data.captions), len(data.questions)
+    bridges = [m for m in model.bridge.modules() if hasattr(m, "encoder_dropout")]
     for step in tqdm(range(total), desc=desc, disable=not progress, leave=False):
+        for bridge in bridges:
+            bridge.encoder_dropout = bridge.cfg.encoder_dropout if step < caption_steps else 0.0
         if step < caption_steps:
             idx = torch.randint(n_images, (batch_size,), generator=g)
             batch = {k: v[idx] for k, v in data.caption_batch.items()}

@@ -159,6 +159,7 @@ class MEQFormer(nn.Module):
             QFormerLayer(cfg.dim, cfg.num_heads, cross=(i % cfg.cross_attention_every == 0)) for i in range(cfg.depth)
         )
         self.norm = nn.LayerNorm(cfg.dim)
+        self.encoder_dropout = cfg.encoder_dropout  # BRAVE drops encoders while pre-training (captioning)
 
     @property
     def num_queries(self) -> int:
@@ -169,14 +170,15 @@ class MEQFormer(nn.Module):
         """Query outputs (B, N_q, dim) for encoder features (B, N_k, D_k) and a question (B, N_t).
 
         ``keep_encoders`` removes encoders at inference (False = its tokens are hidden); during
-        training whole encoders are dropped at random with probability ``cfg.encoder_dropout``.
+        training whole encoders are dropped at random with probability ``self.encoder_dropout``
+        (``cfg.encoder_dropout`` while captioning, 0 in VQA fine-tuning: see ``train_bridge``).
         """
         if len(features) != len(self.projections):
             raise ValueError(f"MEQFormer built for {len(self.projections)} encoders got {len(features)} feature sequences")
         B = text_ids.shape[0]
         counts = [f.shape[1] for f in features]
         visual = concat_encoder_features(features, list(self.projections))  # (B, N_total, dim)
-        key_mask = encoder_keep_mask(B, counts, self.cfg.encoder_dropout, self.training, generator)
+        key_mask = encoder_keep_mask(B, counts, self.encoder_dropout, self.training, generator)
         if keep_encoders is not None:
             removed = torch.cat([torch.full((n,), bool(k)) for n, k in zip(counts, keep_encoders)])
             if not removed.any():
