@@ -96,8 +96,7 @@ CHAPTER_04 = {
                        "reduced: three tiny encoders with built-in blind spots (shipped ch04_* assets)"),
     "lm": Scaled("tiny decoder (ch04_tiny_lm)", "FlanT5-XL"),
     "bridge_dim": Scaled(64, 768),
-    "brave_dim": Scaled(96, 768, "reduced: BRAVE's one bridge is wider than each single Q-Former yet smaller than the "
-                                 "ensemble of three (the tiny scale needs the width); full: 768 like every Q-Former"),
+    "brave_dim": Scaled(64, 768, "BRAVE's MEQ-Former is as wide as each single Q-Former (a 96-wide one did no better)"),
     "bridge_depth": Scaled(2, 12),
     "bridge_heads": Scaled(4, 12),
     "queries_per_encoder": Scaled(8, 32, "paper: 32 per encoder, 160 in all"),
