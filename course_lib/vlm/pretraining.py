@@ -15,10 +15,11 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
 
+from course_lib.assets import loss_metrics
 from course_lib.lm.decoder import TinyDecoder, TinyDecoderConfig
 from course_lib.vlm.data import IGNORE, lm_labels, lm_pretraining_text
-from course_lib.vlm.encoders import ENCODER_NAMES, TOKEN_CELL, build_encoder, freeze
-from course_lib.vlm.world import VOCAB, random_scene, render
+from course_lib.vlm.encoders import TOKEN_CELL, build_encoder, freeze
+from course_lib.vlm.world import ANS, VOCAB, random_scene, render
 
 ENCODER_STEPS = {"shape_cnn": 500, "colour_net": 300, "layout_vit": 500}
 LM_STEPS = 4000
@@ -47,6 +48,7 @@ def encoder_loss(name: str, model: nn.Module, images: torch.Tensor, targets: dic
 
 
 def random_images(num: int, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """``num`` rendered random scenes and their per-cell targets (chapter 04 encoder pre-training)."""
     scenes = [random_scene(generator) for _ in range(num)]
     return torch.stack([render(s, generator=generator) for s in scenes]), cell_targets(scenes)
 
@@ -77,12 +79,12 @@ def pretrain_encoder(name: str, steps: int, seed: int = 0, batch_size: int = 64,
 
 
 def loss_summary(losses: list[float]) -> dict[str, float]:
-    from course_lib.assets import loss_metrics
-
+    """The manifest's loss_start / loss_end, rounded."""
     return {k: round(v, 4) for k, v in loss_metrics(losses).items()}
 
 
 def lm_config() -> TinyDecoderConfig:
+    """The sizes of chapter 04's tiny LM (the ``ch04_tiny_lm`` asset)."""
     return TinyDecoderConfig(vocab_size=len(VOCAB), dim=64, depth=3, num_heads=4, max_len=64)
 
 
@@ -108,10 +110,7 @@ def pretrain_lm(steps: int, seed: int = 0, batch_size: int = 64, lr: float = 3e-
     lm.eval()
     with torch.no_grad():
         pred = lm(test).argmax(-1)
-        answer_pos = torch.zeros_like(test_labels, dtype=torch.bool)
-        from course_lib.vlm.world import ANS
-
-        answer_pos[:, :] = test == ANS  # the word after <ans> is the answer, read from the caption
+        answer_pos = test == ANS  # the word after <ans> is the answer, read from the caption
         acc = (pred[answer_pos] == test_labels[answer_pos]).float().mean().item()
     return lm, {"steps": steps, "answer_from_caption_accuracy": round(acc, 4), **loss_summary(losses)}
 
@@ -162,5 +161,3 @@ def load_lm() -> TinyDecoder:
     lm.load_state_dict(assets.load("ch04_tiny_lm"))
     return freeze(lm)
 
-
-__all__ = ["ENCODER_NAMES", "pretrain_encoder", "pretrain_lm", "load_encoder", "load_lm"]
