@@ -86,6 +86,23 @@ for _name, _function, _description in [
     RECIPES[_name] = Recipe(_name, f"{_name}.safetensors", f"course_lib.longctx.ruler.training:{_function}", 0, _description)
 
 
+# Chapter 04: BRAVE's frozen parts, each pre-trained on its own objective (course_lib.vlm.pretraining).
+for _name, _description in [
+    ("shape_cnn", "timm ResNet on the ink image, trained to name the shape in each cell (colour-blind)"),
+    ("colour_net", "per-pixel network max-pooled per cell, trained to name each cell's colour (shape-blind)"),
+    ("layout_vit", "ViT on a 4x4 ink thumbnail, trained on occupancy and count (shape- and colour-blind)"),
+    ("tiny_lm", "tiny LLaMA-style decoder trained on the world's captions and caption-answered questions"),
+]:
+    RECIPES[f"ch04_{_name}"] = Recipe(f"ch04_{_name}", f"ch04_{_name}.safetensors", f"course_lib.vlm.pretraining:build_{_name}", 0, _description)
+for _kind, _description in [
+    ("shape_cnn", "Q-Former on the shape CNN alone"), ("colour_net", "Q-Former on the colour net alone"),
+    ("layout_vit", "Q-Former on the layout ViT alone"), ("ensemble", "ensemble of three single-encoder Q-Formers"),
+    ("brave", "BRAVE's MEQ-Former over all three encoders, with encoder dropout"),
+]:
+    RECIPES[f"ch04_bridge_{_kind}"] = Recipe(f"ch04_bridge_{_kind}", f"ch04_bridge_{_kind}.safetensors",
+                                             f"course_lib.vlm.bridges:build_bridge_{_kind}", 0,
+                                             f"{_description}, trained by captioning then VQA (frozen encoders and LM)")
+
 def data_dir() -> Path:
     """The data folder: ``$COURSE_DATA_DIR`` if set, else ``data/`` at the repository root."""
     return Path(os.environ.get("COURSE_DATA_DIR") or REPO_ROOT / "data")

@@ -89,7 +89,32 @@ CHAPTER_03 = {
     "seeds": Scaled((0, 1, 2), (0,), "reduced: several seeds, since one tiny run is noisy"),
 }
 
-CHAPTERS: dict[str, dict[str, Scaled]] = {"01": CHAPTER_01, "02": CHAPTER_02, "03": CHAPTER_03}
+# Chapter 04 — BRAVE (arXiv 2404.07204). The full column is the paper's BRAVE (§3, §4): five
+# hub encoders, FlanT5-XL, a 12 x 768 MEQ-Former; the reduced column is the procedural world.
+CHAPTER_04 = {
+    "encoders": Scaled(("shape_cnn", "colour_net", "layout_vit"), ("EVA-CLIP-g", "CLIP-L/14", "SILC-G/16", "ViT-e", "DINOv2-L/14"),
+                       "reduced: three tiny encoders with built-in blind spots (shipped ch04_* assets)"),
+    "lm": Scaled("tiny decoder (ch04_tiny_lm)", "FlanT5-XL"),
+    "bridge_dim": Scaled(64, 768),
+    "brave_dim": Scaled(64, 768, "BRAVE's MEQ-Former is as wide as each single Q-Former (a 96-wide one did no better)"),
+    "bridge_depth": Scaled(2, 12),
+    "bridge_heads": Scaled(4, 12),
+    "queries_per_encoder": Scaled(8, 32, "paper: 32 per encoder, 160 in all"),
+    "cross_attention_every": Scaled(1, 2, "paper: cross-attention in every other block"),
+    "encoder_dropout": Scaled(0.2, 0.2),
+    "image_size": Scaled(32, 224),
+    "train_images": Scaled(1500, 100_000_000, "paper: WebLI 100M for captioning pre-training"),
+    "caption_steps": Scaled(150, None, "reduced: the shipped ch04_bridge_* assets; full: the paper's WebLI captioning schedule"),
+    "vqa_steps": Scaled(1350, None, "reduced: the shipped ch04_bridge_* assets; full: VQA fine-tuning on VQAv2/OKVQA/GQA mixtures"),
+    "notebook_caption_steps": Scaled(50, None, "reduced: the shortened BRAVE run the notebook trains itself"),
+    "notebook_vqa_steps": Scaled(250, None, "reduced: the shortened BRAVE run the notebook trains itself"),
+    "batch_size": Scaled(64, 2048),
+    "lr": Scaled(5e-3, 1e-4, "full: the paper gives no bridge learning rate; 1e-4 is BLIP-2's"),
+    "test_images": Scaled(300, None, "reduced: 300 images x 5 question types; full: the VQA benchmarks"),
+    "test_pairs": Scaled(150, 150, "paper: MMVP has 150 pairs"),
+}
+
+CHAPTERS: dict[str, dict[str, Scaled]] = {"01": CHAPTER_01, "02": CHAPTER_02, "03": CHAPTER_03, "04": CHAPTER_04}
 
 
 def get_scale() -> str:

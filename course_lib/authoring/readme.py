@@ -42,7 +42,7 @@ CHAPTERS = (
     Chapter("03", "03_illama.ipynb", "iLLaMA", "2404.06773",
             "a ViT LLaMAfied step by step: SwiGLU, RMSNorm, causal mask, RoPE", released=True),
     Chapter("04", "04_brave.ipynb", "BRAVE", "2404.07204",
-            "several frozen vision encoders bridged to a frozen LM by a Q-Former"),
+            "several frozen vision encoders bridged to a frozen LM by a Q-Former", released=True),
     Chapter("05", "05_dreamscene360.ipynb", "DreamScene360", "2404.06903",
             "360° panorama diffusion, depth alignment, Gaussian splatting"),
     Chapter("06", "06_realmdreamer.ipynb", "RealmDreamer", "2404.07199",
