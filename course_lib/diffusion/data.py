@@ -120,6 +120,23 @@ def panorama_set(count: int, seed: int) -> ImageSet:
     return _pack(renders, labels, prompts, "distance")
 
 
+def ring_views(count: int, seed: int, fov_deg: float = 80.0) -> ImageSet:
+    """``count`` 32 x 32 pinhole views with FoV ``fov_deg`` from the panorama centre of ring scenes, in random
+    directions (the tangent images of chapter 05's depth step), labels cycling over the classes."""
+    rng = random.Random(seed)
+    renders, labels, prompts = [], [], []
+    for k in range(count):
+        label = k % len(PROMPT_CLASSES)
+        scene = ring_scene(label, seed * 100000 + k)
+        yaw, pitch = rng.uniform(0, 2 * math.pi), rng.uniform(-0.5, 0.3)
+        target = (math.cos(yaw) * math.cos(pitch), math.sin(yaw) * math.cos(pitch), PANORAMA_CENTER[2] + math.sin(pitch))
+        out = render_many(scene, [look_at_camera(PANORAMA_CENTER, target, fov_deg, IMAGE_SIZE, IMAGE_SIZE)])
+        renders.append({key: v[0] for key, v in out.items()})
+        labels.append(label)
+        prompts.append(scene.prompt)
+    return _pack(renders, labels, prompts, "depth")
+
+
 def street_set(count: int, seed: int, views_per_street: int = 8) -> ImageSet:
     """``count`` street views (32 x 32) looking along procedural streets, with their layout (chapter 07).
 

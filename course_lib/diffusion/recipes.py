@@ -166,3 +166,110 @@ def build_text2image(out_path: Path, *, seed: int, quick: bool = False) -> dict:
     metrics.update(inpaint_mse_sample=sum(mse(f) for f in fills) / len(fills), inpaint_mse_sample_mean=mse(torch.stack(fills).mean(0)),
                    inpaint_mse_blur=mse(blur), inpaint_mse_mean_color=mse(torch.zeros_like(test.rgb) + test.rgb.mean(dim=(2, 3), keepdim=True)))
     return metrics
+
+
+PANORAMA_WINDOW, PANORAMA_STRIDE = 32, 16  # circular MultiDiffusion windows over the 32 x 64 canvas
+
+
+def build_panorama(out_path: Path, *, seed: int, quick: bool = False) -> dict:
+    """The panorama prior (chapter 05): trained on wrapped 32 x 32 crops of 32 x 64 equirectangular panoramas
+    (a random turn about the vertical axis, then the left half), prompt-conditioned; sampled over the full
+    panorama with circular MultiDiffusion."""
+    panos = data.panorama_set(24 if quick else 1200, seed + 51)
+    prior = TinyPrior(PRIOR_CONFIGS["prior_panorama"])
+    batch = QUICK_BATCH if quick else 32
+
+    def loss_fn(g: torch.Generator) -> torch.Tensor:
+        i = _batch(len(panos.labels), batch, g)
+        crops = _roll(_flip(panos.rgb[i], g), g)[..., :PANORAMA_WINDOW]
+        return _diffusion_loss(prior, crops, [panos.prompts[k] for k in i], None, None, g)
+
+    losses = _train(prior, loss_fn, QUICK_STEPS if quick else 650, 1.5e-3, seed)
+    _save(out_path, {"prior": prior})
+    metrics = {**loss_metrics(losses), "steps": len(losses)}
+    if quick:
+        return metrics
+    classifier = load_classifier()
+    labels = torch.arange(len(data.PROMPT_CLASSES)).repeat_interleave(6)
+    prompts = [data.panorama_prompt(int(k)) for k in labels]
+    shape = (3, *data.PANORAMA_SIZE)
+    circular = sample_classes(lambda p: panorama_eps_fn(text_eps_fn(prior, p, EVAL_SCALE), PANORAMA_WINDOW, PANORAMA_STRIDE), prompts, shape, seed + 52)
+    plain = sample_classes(lambda p: text_eps_fn(prior, p, EVAL_SCALE), prompts, shape, seed + 52)
+    reference = data.panorama_set(36, seed + 951).rgb
+    metrics.update(sample_accuracy=_accuracy(classifier, circular, labels), sample_accuracy_plain=_accuracy(classifier, plain, labels),
+                   seam_error_circular=seam_error(circular), seam_error_plain=seam_error(plain), seam_error_true=seam_error(reference))
+    return metrics
+
+
+def build_depth(out_path: Path, *, seed: int, quick: bool = False) -> dict:
+    """The monocular depth prior (chapters 05-06): perspective views, panorama tangent-like views and street views,
+    scale- and shift-invariant loss; held-out Pearson with the true depth on non-sky pixels."""
+    n = 16 if quick else 1
+    sets = [data.perspective_set(1200 // n, seed + 31), data.ring_views(900 // n, seed + 32), data.street_set(600 // n, seed + 33)]
+    rgb, depth = torch.cat([s.rgb for s in sets]), torch.cat([s.depth for s in sets])
+    model = DepthPrior()
+    batch = QUICK_BATCH if quick else 32
+
+    def loss_fn(g: torch.Generator) -> torch.Tensor:
+        i = _batch(len(rgb), batch, g)
+        flip = torch.rand(batch, generator=g) < 0.5
+        x = torch.where(flip[:, None, None, None], rgb[i].flip(-1), rgb[i])
+        d = torch.where(flip[:, None, None], depth[i].flip(-1), depth[i])
+        return scale_shift_invariant_loss(model(x), d)
+
+    losses = _train(model, loss_fn, QUICK_STEPS if quick else 900, 2e-3, seed)
+    _save(out_path, {"": model})
+    metrics = {**loss_metrics(losses), "steps": len(losses)}
+    tests = {"views": data.perspective_set(12 if quick else 120, seed + 931), "ring_views": data.ring_views(12 if quick else 120, seed + 932),
+             "streets": data.street_set(12 if quick else 120, seed + 933)}
+    with torch.no_grad():
+        for name, test in tests.items():
+            metrics[f"heldout_pearson_{name}"] = float(pearson(model(test.rgb), test.depth, ~test.sky).mean())
+    return metrics
+
+
+def build_layout(out_path: Path, *, seed: int, quick: bool = False) -> dict:
+    """The layout-conditioned street prior and the layout segmenter (chapter 07).
+
+    The prior sees [x_t, one-hot semantics, depth] (input concatenation standing in for ControlNet);
+    the layout and the prompt are dropped together with probability PROMPT_DROPOUT. The segmenter,
+    trained on true renders, judges layout adherence: pixel agreement of its labels on samples
+    with the layout's labels.
+    """
+    streets = data.street_set(48 if quick else 2000, seed + 41)
+    conditions = data.layout_condition(streets.semantic, streets.depth)
+    prior = TinyPrior(PRIOR_CONFIGS["prior_layout"])
+    segmenter = DenseNet(3, len(data.LAYOUT_CLASSES))
+    batch = QUICK_BATCH if quick else 32
+
+    def prior_loss(g: torch.Generator) -> torch.Tensor:
+        i = _batch(len(streets.prompts), batch, g)
+        flip = torch.rand(batch, generator=g) < 0.5
+        x0 = torch.where(flip[:, None, None, None], streets.rgb[i].flip(-1), streets.rgb[i])
+        extra = torch.where(flip[:, None, None, None], conditions[i].flip(-1), conditions[i])
+        return _diffusion_loss(prior, x0, [streets.prompts[k] for k in i], extra, torch.zeros_like(extra), g)
+
+    def segmenter_loss(g: torch.Generator) -> torch.Tensor:
+        i = _batch(len(streets.prompts), batch, g)
+        x = streets.rgb[i] + 0.1 * torch.rand(()) * torch.randn(streets.rgb[i].shape, generator=g)
+        return nn.functional.cross_entropy(segmenter(x), streets.semantic[i])
+
+    losses = _train(prior, prior_loss, QUICK_STEPS if quick else 650, 1.5e-3, seed)
+    segmenter_losses = _train(segmenter, segmenter_loss, QUICK_STEPS if quick else 400, 2e-3, seed + 1)
+    _save(out_path, {"prior": prior, "segmenter": segmenter})
+    metrics = {**loss_metrics(losses), "steps": len(losses), "segmenter_loss_start": loss_metrics(segmenter_losses)["loss_start"],
+               "segmenter_loss_end": loss_metrics(segmenter_losses)["loss_end"]}
+    if quick:
+        return metrics
+    test = data.street_set(48, seed + 941)
+    cond = data.layout_condition(test.semantic, test.depth)
+    shape = (3, data.IMAGE_SIZE, data.IMAGE_SIZE)
+    guided = sample_classes(lambda p: text_eps_fn(prior, p, EVAL_SCALE, cond, torch.zeros_like(cond)), test.prompts, shape, seed + 42)
+    unguided = sample_classes(lambda p: text_eps_fn(prior, p, EVAL_SCALE, torch.zeros_like(cond)), test.prompts, shape, seed + 42)
+    with torch.no_grad():
+        def agreement(rgb: torch.Tensor) -> float:
+            return float((segmenter(rgb).argmax(1) == test.semantic).float().mean())
+
+        metrics.update(layout_agreement=agreement(guided), layout_agreement_unguided=agreement(unguided),
+                       segmenter_accuracy_true_renders=agreement(test.rgb))
+    return metrics
