@@ -38,6 +38,7 @@ EYE, TARGET = (0.0, 0.0, 1.6), (0.0, 6.0, 0.9)
 MAX_DEPTH = 30.0  # sky pixels get this depth in the depth targets
 # The street classes that make up a layout (Urban Architect's semantic primitives); others map to "ground".
 LAYOUT_CLASSES: tuple[str, ...] = ("sky", "ground", "road", "sidewalk", "building", "tree", "car")
+CLASSES_INDEX: dict[str, int] = {name: i for i, name in enumerate(CLASSES)}
 
 
 def perspective_prompt(label: int) -> str:
