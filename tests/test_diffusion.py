@@ -216,3 +216,10 @@ def test_blur_fill_keeps_known_pixels_and_fills_the_mask():
     filled = blur_fill(image, masks)
     known = ~masks.expand(-1, 3, -1, -1).bool()
     assert torch.equal(filled[known], image[known]) and torch.isfinite(filled).all()
+
+
+def test_unconditional_unet_factory_builds_a_diffusers_model():
+    from course_lib.diffusion.unets import tiny_unet
+
+    unet = tiny_unet(3, 3, block_out_channels=(8, 16, 16))
+    assert unet(torch.zeros(2, 3, 16, 16), torch.tensor([5, 900])).sample.shape == (2, 3, 16, 16)

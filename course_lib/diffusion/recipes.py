@@ -222,9 +222,11 @@ def build_depth(out_path: Path, *, seed: int, quick: bool = False) -> dict:
     metrics = {**loss_metrics(losses), "steps": len(losses)}
     tests = {"views": data.perspective_set(12 if quick else 120, seed + 931), "ring_views": data.ring_views(12 if quick else 120, seed + 932),
              "streets": data.street_set(12 if quick else 120, seed + 933)}
+    mean_depth = depth.mean(dim=0, keepdim=True)  # baseline: the same average depth map for every image (position only)
     with torch.no_grad():
         for name, test in tests.items():
             metrics[f"heldout_pearson_{name}"] = float(pearson(model(test.rgb), test.depth, ~test.sky).mean())
+            metrics[f"baseline_pearson_{name}"] = float(pearson(mean_depth.expand_as(test.depth), test.depth, ~test.sky).mean())
     return metrics
 
 
