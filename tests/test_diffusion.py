@@ -25,7 +25,8 @@ def gaussian_eps(mode: torch.Tensor):
     acp = alphas_cumprod()
 
     def eps_fn(x_t: torch.Tensor, t) -> torch.Tensor:
-        a = acp[torch.as_tensor(t)].reshape(-1, *([1] * (x_t.ndim - 1))) if torch.as_tensor(t).ndim else acp[t]
+        a = acp[torch.as_tensor(t)]
+        a = a.view(-1, *([1] * (x_t.ndim - 1))) if a.ndim else a  # t: an int (samplers) or (B,) (distillation)
         return (1 - a).sqrt() * (x_t - a.sqrt() * mode) / (a * SIGMA**2 + 1 - a)
 
     return eps_fn
@@ -106,6 +107,13 @@ def test_circular_multidiffusion_has_no_seam_it_is_equivariant_to_turning_the_pa
     plain = multidiffusion_eps(eps_fn, x, 500, window=16, stride=8, circular=False)
     plain_turned = multidiffusion_eps(eps_fn, x.roll(8, -1), 500, window=16, stride=8, circular=False)
     assert not torch.allclose(plain_turned, plain.roll(8, -1), atol=1e-3)  # without the wrap the seam is special
+
+
+def test_seam_error_is_one_for_a_periodic_image_and_large_for_a_ramp():
+    columns = torch.arange(64, dtype=torch.float32)
+    periodic = torch.sin(2 * torch.pi * columns / 64).expand(1, 3, 8, 64)
+    ramp = (columns / 64).expand(1, 3, 8, 64)
+    assert seam_error(periodic) < 2.0 and seam_error(ramp) > 30  # the seam of a periodic image is like any other column step
 
 
 def test_window_offsets():

@@ -15,7 +15,6 @@ from typing import Callable
 
 import torch
 
-from course_lib.diffusion.sampling import EpsFn
 from course_lib.diffusion.schedule import add_noise, alphas_cumprod
 
 
