@@ -1,0 +1,277 @@
+"""Build recipes of the tiny priors (chapters 05-07): render data, train, measure, save safetensors.
+
+Each ``build_*`` has the signature of :class:`course_lib.assets.Recipe` builders and returns the
+metrics the manifest records: the training losses and the quality reached on held-out
+procedural data (other seeds than the training data), judged by the course's own metrics.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from course_lib.assets import loss_metrics
+from course_lib.diffusion import data
+from course_lib.diffusion.classifier import PromptClassifier
+from course_lib.diffusion.dense import DenseNet, DepthPrior, pearson, scale_shift_invariant_loss
+from course_lib.diffusion.inpainting import blur_fill, inpaint_condition, random_masks
+from course_lib.diffusion.priors import PRIOR_CONFIGS, inpaint_eps_fn, load_classifier, text_eps_fn
+from course_lib.diffusion.sampling import ddim_sample, ddim_timesteps, panorama_eps_fn, seam_error
+from course_lib.diffusion.schedule import NUM_TRAIN_TIMESTEPS, add_noise
+from course_lib.diffusion.text import drop_condition
+from course_lib.diffusion.unets import TinyPrior
+
+PROMPT_DROPOUT = 0.15  # condition dropout for classifier-free guidance
+EVAL_STEPS, EVAL_SCALE = 25, 3.0  # DDIM steps and CFG scale of the quality metrics
+QUICK_STEPS, QUICK_BATCH = 24, 8  # --quick: a few steps, enough to see the loss go down
+
+
+def _train(model: nn.Module, loss_fn: Callable[[torch.Generator], torch.Tensor], steps: int, lr: float, seed: int) -> list[float]:
+    """AdamW with a short warm-up and cosine decay to 10%; returns the per-step losses."""
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=1e-4)
+    warmup = max(1, min(30, steps // 10))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))))
+    losses = []
+    model.train()
+    for _ in range(steps):
+        loss = loss_fn(generator)
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+def _batch(n: int, size: int, generator: torch.Generator) -> torch.Tensor:
+    return torch.randint(0, n, (size,), generator=generator)
+
+
+def _flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random horizontal flips of a batch (B, C, H, W)."""
+    flip = torch.rand(x.shape[0], generator=generator) < 0.5
+    return torch.where(flip[:, None, None, None], x.flip(-1), x)
+
+
+def _roll(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random circular shifts along the width: a panorama turned about the vertical axis."""
+    shifts = torch.randint(0, x.shape[-1], (x.shape[0],), generator=generator)
+    return torch.stack([xi.roll(int(s), dims=-1) for xi, s in zip(x, shifts)])
+
+
+def _diffusion_loss(prior: TinyPrior, x0: torch.Tensor, prompts: list[str], extra: torch.Tensor | None, extra_null: torch.Tensor | None,
+                    generator: torch.Generator) -> torch.Tensor:
+    """DDPM's simple loss (Ho et al., 2020, Eq. 14), with the prompt (and extra condition) dropped for CFG."""
+    t = torch.randint(0, NUM_TRAIN_TIMESTEPS, (x0.shape[0],), generator=generator)
+    noise = torch.randn(x0.shape, generator=generator)
+    tokens, dropped = drop_condition(prior.text.encode(prompts), prior.text.null(x0.shape[0]), PROMPT_DROPOUT, generator)
+    if extra is not None and extra_null is not None:
+        keep = (~dropped).view(-1, 1, 1, 1).float()
+        extra = extra * keep + extra_null * (1 - keep)
+    return ((prior(add_noise(x0, noise, t), t, tokens, extra) - noise) ** 2).mean()
+
+
+def _save(out_path: Path, modules: dict[str, nn.Module]) -> None:
+    tensors = {f"{prefix}.{k}" if prefix else k: v.detach().contiguous() for prefix, m in modules.items() for k, v in m.state_dict().items()}
+    save_file(tensors, str(out_path))
+
+
+@torch.no_grad()
+def _accuracy(classifier: PromptClassifier, rgb: torch.Tensor, labels: torch.Tensor) -> float:
+    return float((classifier(rgb.clamp(-1, 1)).argmax(-1) == labels).float().mean())
+
+
+def build_classifier(out_path: Path, *, seed: int, quick: bool = False) -> dict:
+    """The judge classifier over the prompt classes, trained on perspective views and panoramas (chapters 05-07)."""
+    views, panos = data.perspective_set(60 if quick else 1800, seed + 1), data.panorama_set(12 if quick else 480, seed + 2)
+    model = PromptClassifier()
+
+    def loss_fn(g: torch.Generator) -> torch.Tensor:
+        x = _flip(views.rgb[i := _batch(len(views.labels), 32, g)], g)
+        p = _roll(_flip(panos.rgb[j := _batch(len(panos.labels), 16, g)], g), g)
+        x, p = (z + 0.1 * torch.rand(()) * torch.randn(z.shape, generator=g) for z in (x, p))  # robust to slightly noisy samples
+        logits = torch.cat([model(x), model(p)])
+        return nn.functional.cross_entropy(logits, torch.cat([views.labels[i], panos.labels[j]]))
+
+    losses = _train(model, loss_fn, 24 if quick else 700, 2e-3, seed)
+    test_views, test_panos = data.perspective_set(12 if quick else 300, seed + 901), data.panorama_set(6 if quick else 120, seed + 902)
+    _save(out_path, {"": model})
+    return {**loss_metrics(losses), "steps": len(losses), "heldout_accuracy_views": _accuracy(model, test_views.rgb, test_views.labels),
+            "heldout_accuracy_panoramas": _accuracy(model, test_panos.rgb, test_panos.labels)}
+
+
+@torch.no_grad()
+def sample_classes(eps_fn_for: Callable[[list[str]], Callable], prompts: list[str], shape: tuple[int, ...], seed: int,
+                   steps: int = EVAL_STEPS) -> torch.Tensor:
+    """DDIM samples (B, *shape) for ``prompts`` from noise seeded by ``seed`` (chapters 05-07)."""
+    noise = torch.randn((len(prompts), *shape), generator=torch.Generator().manual_seed(seed))
+    return ddim_sample(eps_fn_for(prompts), noise, ddim_timesteps(steps)).clamp(-1, 1)
+
+
+def build_text2image(out_path: Path, *, seed: int, quick: bool = False) -> dict:
+    """The perspective text-to-image + inpainting prior (chapter 06): one net, inputs x_t, mask, masked image, prompt.
+
+    Half of each batch has the empty image condition (full mask, zero image: text-to-image), half
+    a random rectangle mask; prompts are dropped with probability PROMPT_DROPOUT, so the net
+    serves eps(empty, empty), eps(I, empty) and eps(I, T).
+    """
+    views = data.perspective_set(48 if quick else 2400, seed + 11)
+    prior = TinyPrior(PRIOR_CONFIGS["prior_text2image"])
+    size = (data.IMAGE_SIZE, data.IMAGE_SIZE)
+    batch = QUICK_BATCH if quick else 32
+
+    def loss_fn(g: torch.Generator) -> torch.Tensor:
+        i = _batch(len(views.labels), batch, g)
+        x0 = _flip(views.rgb[i], g)
+        masks = random_masks(batch, size, g)
+        masks[: batch // 2] = 1.0  # first half: text-to-image
+        extra = inpaint_condition(x0, masks)
+        return _diffusion_loss(prior, x0, [views.prompts[k] for k in i], extra, None, g)
+
+    losses = _train(prior, loss_fn, QUICK_STEPS if quick else 650, 1.5e-3, seed)
+    _save(out_path, {"prior": prior})
+    metrics = {**loss_metrics(losses), "steps": len(losses)}
+    if quick:
+        return metrics
+    classifier = load_classifier()
+    per_class = 8
+    labels = torch.arange(len(data.PROMPT_CLASSES)).repeat_interleave(per_class)
+    prompts = [data.perspective_prompt(int(k)) for k in labels]
+    samples = sample_classes(lambda p: inpaint_eps_fn(prior, p, None, None, scale_text=EVAL_SCALE), prompts, (3, *size), seed + 21)
+    metrics["sample_accuracy"] = _accuracy(classifier, samples, labels)
+    # Inpainting: held-out scenes, a random rectangle hidden, filled by the prior vs by blur.
+    test = data.perspective_set(48, seed + 911)
+    masks = random_masks(48, size, torch.Generator().manual_seed(seed + 912))
+    region = masks.expand(-1, 3, -1, -1).bool()
+    fills = []
+    for k in range(4):
+        noise = torch.randn(test.rgb.shape, generator=torch.Generator().manual_seed(seed + 913 + k))
+        with torch.no_grad():
+            x = ddim_sample(inpaint_eps_fn(prior, test.prompts, test.rgb, masks, 1.5, EVAL_SCALE), noise, ddim_timesteps(EVAL_STEPS))
+        fills.append(x.clamp(-1, 1))
+    blur = blur_fill(test.rgb, masks)
+
+    def mse(x: torch.Tensor) -> float:
+        return float(((x - test.rgb)[region] ** 2).mean())
+
+    metrics.update(inpaint_mse_sample=sum(mse(f) for f in fills) / len(fills), inpaint_mse_sample_mean=mse(torch.stack(fills).mean(0)),
+                   inpaint_mse_blur=mse(blur), inpaint_mse_mean_color=mse(torch.zeros_like(test.rgb) + test.rgb.mean(dim=(2, 3), keepdim=True)))
+    return metrics
+
+
+PANORAMA_WINDOW, PANORAMA_STRIDE = 32, 16  # circular MultiDiffusion windows over the 32 x 64 canvas
+
+
+def build_panorama(out_path: Path, *, seed: int, quick: bool = False) -> dict:
+    """The panorama prior (chapter 05): trained on wrapped 32 x 32 crops of 32 x 64 equirectangular panoramas
+    (a random turn about the vertical axis, then the left half), prompt-conditioned; sampled over the full
+    panorama with circular MultiDiffusion."""
+    panos = data.panorama_set(24 if quick else 1200, seed + 51)
+    prior = TinyPrior(PRIOR_CONFIGS["prior_panorama"])
+    batch = QUICK_BATCH if quick else 32
+
+    def loss_fn(g: torch.Generator) -> torch.Tensor:
+        i = _batch(len(panos.labels), batch, g)
+        crops = _roll(_flip(panos.rgb[i], g), g)[..., :PANORAMA_WINDOW]
+        return _diffusion_loss(prior, crops, [panos.prompts[k] for k in i], None, None, g)
+
+    losses = _train(prior, loss_fn, QUICK_STEPS if quick else 650, 1.5e-3, seed)
+    _save(out_path, {"prior": prior})
+    metrics = {**loss_metrics(losses), "steps": len(losses)}
+    if quick:
+        return metrics
+    classifier = load_classifier()
+    labels = torch.arange(len(data.PROMPT_CLASSES)).repeat_interleave(6)
+    prompts = [data.panorama_prompt(int(k)) for k in labels]
+    shape = (3, *data.PANORAMA_SIZE)
+    circular = sample_classes(lambda p: panorama_eps_fn(text_eps_fn(prior, p, EVAL_SCALE), PANORAMA_WINDOW, PANORAMA_STRIDE), prompts, shape, seed + 52)
+    plain = sample_classes(lambda p: text_eps_fn(prior, p, EVAL_SCALE), prompts, shape, seed + 52)
+    reference = data.panorama_set(36, seed + 951).rgb
+    metrics.update(sample_accuracy=_accuracy(classifier, circular, labels), sample_accuracy_plain=_accuracy(classifier, plain, labels),
+                   seam_error_circular=seam_error(circular), seam_error_plain=seam_error(plain), seam_error_true=seam_error(reference))
+    return metrics
+
+
+def build_depth(out_path: Path, *, seed: int, quick: bool = False) -> dict:
+    """The monocular depth prior (chapters 05-06): perspective views, panorama tangent-like views and street views,
+    scale- and shift-invariant loss; held-out Pearson with the true depth on non-sky pixels."""
+    n = 16 if quick else 1
+    sets = [data.perspective_set(1200 // n, seed + 31), data.ring_views(900 // n, seed + 32), data.street_set(600 // n, seed + 33)]
+    rgb, depth = torch.cat([s.rgb for s in sets]), torch.cat([s.depth for s in sets])
+    model = DepthPrior()
+    batch = QUICK_BATCH if quick else 32
+
+    def loss_fn(g: torch.Generator) -> torch.Tensor:
+        i = _batch(len(rgb), batch, g)
+        flip = torch.rand(batch, generator=g) < 0.5
+        x = torch.where(flip[:, None, None, None], rgb[i].flip(-1), rgb[i])
+        d = torch.where(flip[:, None, None], depth[i].flip(-1), depth[i])
+        return scale_shift_invariant_loss(model(x), d)
+
+    losses = _train(model, loss_fn, QUICK_STEPS if quick else 900, 2e-3, seed)
+    _save(out_path, {"": model})
+    metrics = {**loss_metrics(losses), "steps": len(losses)}
+    tests = {"views": data.perspective_set(12 if quick else 120, seed + 931), "ring_views": data.ring_views(12 if quick else 120, seed + 932),
+             "streets": data.street_set(12 if quick else 120, seed + 933)}
+    mean_depth = depth.mean(dim=0, keepdim=True)  # baseline: the same average depth map for every image (position only)
+    with torch.no_grad():
+        for name, test in tests.items():
+            metrics[f"heldout_pearson_{name}"] = float(pearson(model(test.rgb), test.depth, ~test.sky).mean())
+            metrics[f"baseline_pearson_{name}"] = float(pearson(mean_depth.expand_as(test.depth), test.depth, ~test.sky).mean())
+    return metrics
+
+
+def build_layout(out_path: Path, *, seed: int, quick: bool = False) -> dict:
+    """The layout-conditioned street prior and the layout segmenter (chapter 07).
+
+    The prior sees [x_t, one-hot semantics, depth] (input concatenation standing in for ControlNet);
+    the layout and the prompt are dropped together with probability PROMPT_DROPOUT. The segmenter,
+    trained on true renders, judges layout adherence: pixel agreement of its labels on samples
+    with the layout's labels.
+    """
+    streets = data.street_set(48 if quick else 2000, seed + 41)
+    conditions = data.layout_condition(streets.semantic, streets.depth)
+    prior = TinyPrior(PRIOR_CONFIGS["prior_layout"])
+    segmenter = DenseNet(3, len(data.LAYOUT_CLASSES))
+    batch = QUICK_BATCH if quick else 32
+
+    def prior_loss(g: torch.Generator) -> torch.Tensor:
+        i = _batch(len(streets.prompts), batch, g)
+        flip = torch.rand(batch, generator=g) < 0.5
+        x0 = torch.where(flip[:, None, None, None], streets.rgb[i].flip(-1), streets.rgb[i])
+        extra = torch.where(flip[:, None, None, None], conditions[i].flip(-1), conditions[i])
+        return _diffusion_loss(prior, x0, [streets.prompts[k] for k in i], extra, torch.zeros_like(extra), g)
+
+    def segmenter_loss(g: torch.Generator) -> torch.Tensor:
+        i = _batch(len(streets.prompts), batch, g)
+        x = streets.rgb[i] + 0.1 * torch.rand(()) * torch.randn(streets.rgb[i].shape, generator=g)
+        return nn.functional.cross_entropy(segmenter(x), streets.semantic[i])
+
+    losses = _train(prior, prior_loss, QUICK_STEPS if quick else 650, 1.5e-3, seed)
+    segmenter_losses = _train(segmenter, segmenter_loss, QUICK_STEPS if quick else 400, 2e-3, seed + 1)
+    _save(out_path, {"prior": prior, "segmenter": segmenter})
+    metrics = {**loss_metrics(losses), "steps": len(losses), "segmenter_loss_start": loss_metrics(segmenter_losses)["loss_start"],
+               "segmenter_loss_end": loss_metrics(segmenter_losses)["loss_end"]}
+    if quick:
+        return metrics
+    test = data.street_set(48, seed + 941)
+    cond = data.layout_condition(test.semantic, test.depth)
+    shape = (3, data.IMAGE_SIZE, data.IMAGE_SIZE)
+    guided = sample_classes(lambda p: text_eps_fn(prior, p, EVAL_SCALE, cond, torch.zeros_like(cond)), test.prompts, shape, seed + 42)
+    unguided = sample_classes(lambda p: text_eps_fn(prior, p, EVAL_SCALE, torch.zeros_like(cond)), test.prompts, shape, seed + 42)
+    with torch.no_grad():
+        def agreement(rgb: torch.Tensor) -> float:
+            return float((segmenter(rgb).argmax(1) == test.semantic).float().mean())
+
+        metrics.update(layout_agreement=agreement(guided), layout_agreement_unguided=agreement(unguided),
+                       segmenter_accuracy_true_renders=agreement(test.rgb))
+    return metrics
