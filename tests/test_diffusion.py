@@ -11,7 +11,7 @@ from course_lib.diffusion.distillation import particle_estimator_loss, sample_ti
 from course_lib.diffusion.guidance import cfg, cfg_3way
 from course_lib.diffusion.inpainting import blur_fill, inpaint_condition, random_masks
 from course_lib.diffusion.priors import inpaint_eps_fn, load_prior
-from course_lib.diffusion.sampling import ddim_invert, ddim_sample, ddim_timesteps, multidiffusion_eps, seam_error, window_offsets
+from course_lib.diffusion.sampling import ddim_inpaint, ddim_invert, ddim_sample, ddim_timesteps, multidiffusion_eps, seam_error, window_offsets
 from course_lib.diffusion.schedule import add_noise, alphas_cumprod
 from course_lib.diffusion.text import PromptEncoder, drop_condition, tokenize_prompts
 from course_lib.diffusion.unets import PriorConfig, TinyPrior
@@ -53,6 +53,22 @@ def test_three_way_guidance_of_a_prior_with_image_scale_one_is_two_way_around_th
         eps_image = prior(x, torch.full((2,), t), prior.text.null(2), cond)
         eps_both = prior(x, torch.full((2,), t), prior.text.encode(prompts), cond)
     assert torch.allclose(three, cfg(eps_image, eps_both, 4.0), atol=1e-5)
+
+
+def test_ddim_inpainting_keeps_the_known_pixels_and_fills_the_hidden_ones_from_the_prior():
+    mode = torch.linspace(-0.5, 0.5, 3 * 8 * 8).reshape(1, 3, 8, 8).expand(2, -1, -1, -1)
+    image = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1  # far from the mode
+    masks = random_masks(2, (8, 8), torch.Generator().manual_seed(1))
+    noise = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    x = ddim_inpaint(gaussian_eps(mode), noise, ddim_timesteps(50), image, masks, torch.Generator().manual_seed(3))
+    hidden = masks.expand_as(x).bool()
+    assert torch.equal(x[~hidden], image[~hidden])  # the known region is the true image, exactly
+    assert (x - mode)[hidden].abs().max() < 4 * SIGMA  # the hidden region is a sample of the prior
+    assert (image - mode)[hidden].abs().mean() > 4 * SIGMA
+    with pytest.raises(ValueError, match="mask"):
+        ddim_inpaint(gaussian_eps(mode), noise, ddim_timesteps(5), image, masks[:, :, :4])
+    with pytest.raises(ValueError, match="descending"):
+        ddim_inpaint(gaussian_eps(mode), noise, [10, 500], image, masks)
 
 
 def test_cfg_rejects_mismatched_shapes():

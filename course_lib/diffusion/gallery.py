@@ -24,7 +24,7 @@ from course_lib.diffusion.priors import (  # noqa: E402
     inpaint_eps_fn, load_classifier, load_depth_prior, load_prior, load_segmenter, text_eps_fn,
 )
 from course_lib.diffusion.recipes import EVAL_SCALE, PANORAMA_STRIDE, PANORAMA_WINDOW, sample_classes  # noqa: E402
-from course_lib.diffusion.sampling import ddim_sample, ddim_timesteps, panorama_eps_fn  # noqa: E402
+from course_lib.diffusion.sampling import ddim_inpaint, ddim_sample, ddim_timesteps, panorama_eps_fn  # noqa: E402
 from course_lib.scenes import colorize_semantics  # noqa: E402
 
 GALLERY_SEED = 12345
@@ -66,8 +66,8 @@ def gallery_text2image(out: Path, per_class: int = 6) -> list[Path]:
     test = data.perspective_set(6, GALLERY_SEED)
     masks = random_masks(6, size, torch.Generator().manual_seed(GALLERY_SEED))
     noise = torch.randn(test.rgb.shape, generator=torch.Generator().manual_seed(GALLERY_SEED))
-    filled = ddim_sample(inpaint_eps_fn(prior, test.prompts, test.rgb, masks, 1.5, EVAL_SCALE), noise, ddim_timesteps(25)).clamp(-1, 1)
-    filled = masks * filled + (1 - masks) * test.rgb
+    filled = ddim_inpaint(inpaint_eps_fn(prior, test.prompts, test.rgb, masks, 1.0, EVAL_SCALE), noise, ddim_timesteps(25), test.rgb, masks,
+                          torch.Generator().manual_seed(GALLERY_SEED + 1)).clamp(-1, 1)
     blur = blur_fill(test.rgb, masks)
     columns = [("true scene", test.rgb), ("masked", test.rgb * (1 - masks)), ("prior fill", filled), ("blur fill", blur)]
     rows = [[_img(images[k]) for _, images in columns] for k in range(6)]

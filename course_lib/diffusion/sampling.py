@@ -1,4 +1,4 @@
-r"""DDIM sampling and inversion, and circular MultiDiffusion for panoramas (chapters 05-06).
+r"""DDIM sampling, inpainting and inversion, and circular MultiDiffusion for panoramas (chapters 05-06).
 
 Every sampler takes a noise predictor ``eps_fn(x_t, t) -> eps`` (``t`` an int), so guidance,
 inpainting conditions and window fusion compose by wrapping functions.
@@ -50,6 +50,33 @@ def ddim_sample(eps_fn: EpsFn, x_t: torch.Tensor, timesteps: list[int], progress
     targets = timesteps[1:] + [-1]
     for t, t_next in (progress or (lambda it: it))(list(zip(timesteps, targets))):
         x_t = ddim_step(x_t, eps_fn(x_t, t), _alpha(t, acp), _alpha(t_next, acp))
+    return x_t
+
+
+def ddim_inpaint(eps_fn: EpsFn, x_t: torch.Tensor, timesteps: list[int], image: torch.Tensor, mask: torch.Tensor,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""DDIM inpainting with known-region replacement (chapter 06): after every :func:`ddim_step` to level
+    :math:`t'`, the known pixels (``mask = 0``) are set to the true image noised to that level,
+
+    .. math:: x_{t'} \leftarrow m \odot x_{t'} + (1-m) \odot \big(\sqrt{\bar\alpha_{t'}}\,I + \sqrt{1-\bar\alpha_{t'}}\,\epsilon\big),
+              \quad \epsilon \sim \mathcal N(0, I)
+
+    (RePaint, Lugmayr et al., 2022, Eq. 8, without its resampling jumps; diffusers' SD inpainting pipelines do
+    the same). The net then always denoises a hidden region surrounded by the true scene at the right noise
+    level, and the last step returns the known pixels exactly. ``image`` (B, C, H, W), ``mask`` (B, 1, H, W)
+    with 1 = fill; ``eps_fn`` may itself be conditioned on the masked image (an inpainting prior)."""
+    if not timesteps or any(a <= b for a, b in zip(timesteps, timesteps[1:])):
+        raise ValueError(f"timesteps must be a non-empty descending list, got {timesteps}")
+    if image.shape != x_t.shape or mask.shape != (x_t.shape[0], 1, *x_t.shape[2:]):
+        raise ValueError(f"image must have the shape of x_t {tuple(x_t.shape)} and mask (B, 1, H, W) = {(x_t.shape[0], 1, *x_t.shape[2:])}; "
+                         f"got image {tuple(image.shape)}, mask {tuple(mask.shape)}")
+    acp = alphas_cumprod()
+    hidden = mask.bool().expand_as(x_t)
+    for t, t_next in zip(timesteps, timesteps[1:] + [-1]):
+        alpha_next = _alpha(t_next, acp)
+        x_t = ddim_step(x_t, eps_fn(x_t, t), _alpha(t, acp), alpha_next)
+        known = alpha_next.sqrt() * image + (1 - alpha_next).sqrt() * torch.randn(x_t.shape, generator=generator)
+        x_t = torch.where(hidden, x_t, known)
     return x_t
 
 
