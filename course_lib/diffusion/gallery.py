@@ -23,8 +23,9 @@ from course_lib.diffusion.inpainting import blur_fill, random_masks  # noqa: E40
 from course_lib.diffusion.priors import (  # noqa: E402
     inpaint_eps_fn, load_classifier, load_depth_prior, load_prior, load_segmenter, text_eps_fn,
 )
-from course_lib.diffusion.recipes import EVAL_SCALE, PANORAMA_STRIDE, PANORAMA_WINDOW, sample_classes  # noqa: E402
-from course_lib.diffusion.sampling import ddim_inpaint, ddim_sample, ddim_timesteps, panorama_eps_fn  # noqa: E402
+from course_lib.diffusion.recipes import EVAL_SCALE, FILL_SAMPLES, PANORAMA_STRIDE, PANORAMA_WINDOW, TEXT2IMAGE_SCALE  # noqa: E402
+from course_lib.diffusion.recipes import inpaint_fills, sample_classes  # noqa: E402
+from course_lib.diffusion.sampling import panorama_eps_fn  # noqa: E402
 from course_lib.scenes import colorize_semantics  # noqa: E402
 
 GALLERY_SEED = 12345
@@ -58,18 +59,17 @@ def gallery_text2image(out: Path, per_class: int = 6) -> list[Path]:
     rows, titles = [], []
     for label in range(len(data.PROMPT_CLASSES)):
         prompt = data.perspective_prompt(label)
-        x = sample_classes(lambda p: inpaint_eps_fn(prior, p, None, None, scale_text=EVAL_SCALE), [prompt] * per_class, (3, *size), GALLERY_SEED + label)
+        x = sample_classes(lambda p: inpaint_eps_fn(prior, p, None, None, scale_text=TEXT2IMAGE_SCALE), [prompt] * per_class, (3, *size), GALLERY_SEED + label)
         judged = classifier(x).argmax(-1)
         rows.append([_img(s) for s in x])
         titles.append([f"{prompt}\n(judge: {'ok' if int(j) == label else 'no'})" for j in judged])
     paths = [_grid(rows, titles, out / "prior_text2image.png")]
     test = data.perspective_set(6, GALLERY_SEED)
     masks = random_masks(6, size, torch.Generator().manual_seed(GALLERY_SEED))
-    noise = torch.randn(test.rgb.shape, generator=torch.Generator().manual_seed(GALLERY_SEED))
-    filled = ddim_inpaint(inpaint_eps_fn(prior, test.prompts, test.rgb, masks, 1.0, EVAL_SCALE), noise, ddim_timesteps(25), test.rgb, masks,
-                          torch.Generator().manual_seed(GALLERY_SEED + 1)).clamp(-1, 1)
+    fills = inpaint_fills(prior, test.rgb, masks, test.prompts, FILL_SAMPLES, GALLERY_SEED)
     blur = blur_fill(test.rgb, masks)
-    columns = [("true scene", test.rgb), ("masked", test.rgb * (1 - masks)), ("prior fill", filled), ("blur fill", blur)]
+    columns = [("true scene", test.rgb), ("masked", test.rgb * (1 - masks)), ("prior fill 1", fills[0]), ("prior fill 2", fills[1]),
+               (f"mean of {FILL_SAMPLES} fills", fills.mean(0)), ("blur fill", blur)]
     rows = [[_img(images[k]) for _, images in columns] for k in range(6)]
     titles = [[f"{name}\n{test.prompts[k]}" for name, _ in columns] for k in range(6)]
     paths.append(_grid(rows, titles, out / "prior_text2image_inpainting.png"))
