@@ -102,6 +102,7 @@ CHAPTER_04 = {
     "queries_per_encoder": Scaled(8, 32, "paper: 32 per encoder, 160 in all"),
     "cross_attention_every": Scaled(1, 2, "paper: cross-attention in every other block"),
     "encoder_dropout": Scaled(0.2, 0.2),
+    "encoder_dropout_in_vqa": Scaled(True, None, "paper: 20% in captioning pre-training, silent on fine-tuning; reduced: in VQA too, else BRAVE's colour accuracy depended on the seed"),
     "image_size": Scaled(32, 224),
     "train_images": Scaled(6000, 100_000_000, "paper: WebLI 100M for captioning pre-training; reduced: with 1500 images BRAVE overfitted (train accuracy well above test)"),
     "caption_steps": Scaled(300, None, "reduced: the shipped ch04_bridge_* assets; full: the paper's WebLI captioning schedule"),

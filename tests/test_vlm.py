@@ -91,6 +91,27 @@ def test_lm_and_encoders_stay_frozen_during_bridge_training():
     assert count_trainable(model) == count_trainable(model.bridge) + count_trainable(model.to_lm)
 
 
+@pytest.mark.parametrize("dropout_in_vqa", [True, False])
+def test_encoder_dropout_acts_in_the_stages_the_recipe_asks(monkeypatch, dropout_in_vqa):
+    import course_lib.vlm.qformer as qformer
+
+    encoders, lm, data = _tiny_setup()
+    names = list(encoders)
+    cfg = BridgeConfig(dim=16, depth=1, num_heads=2, queries_per_encoder=2, encoder_dropout=0.3)
+    model = VisionLanguageModel(MEQFormer([data.features[n].shape[-1] for n in names], len(VOCAB), cfg), lm, names)
+    seen = []
+    real = qformer.encoder_keep_mask
+
+    def spy(batch_size, token_counts, p, training, generator=None):
+        seen.append(p if training else None)
+        return real(batch_size, token_counts, p, training, generator)
+
+    monkeypatch.setattr(qformer, "encoder_keep_mask", spy)
+    train_bridge(model, data, caption_steps=2, vqa_steps=3, batch_size=4, progress=False, dropout_in_vqa=dropout_in_vqa)
+    assert seen[:2] == [0.3, 0.3]  # captioning always drops encoders
+    assert seen[2:] == ([0.3] * 3 if dropout_in_vqa else [0.0] * 3)
+
+
 def test_brave_has_fewer_trainable_parameters_than_the_ensemble():
     from course_lib.vlm.bridges import bridge_config
 

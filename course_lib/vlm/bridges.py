@@ -75,7 +75,8 @@ def _build(kind: str, out_path: Path, seed: int, quick: bool) -> dict:
     torch.manual_seed(seed)
     model = make_bridge_model(kind, {n: feats[n].shape[-1] for n in ENCODER_NAMES}, lm, bridge_config(values, kind))
     caption_steps, vqa_steps = (5, 15) if quick else (values["caption_steps"], values["vqa_steps"])
-    losses = train_bridge(model, data, caption_steps, vqa_steps, values["batch_size"], values["lr"], seed=seed, progress=False)
+    losses = train_bridge(model, data, caption_steps, vqa_steps, values["batch_size"], values["lr"], seed=seed, progress=False,
+                          dropout_in_vqa=values["encoder_dropout_in_vqa"])
     save_file(trainable_state(model), str(out_path))
     vqa_losses = losses[caption_steps:]
     metrics = {"caption_steps": caption_steps, "vqa_steps": vqa_steps,
