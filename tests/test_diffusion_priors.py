@@ -9,8 +9,8 @@ from course_lib import assets
 from course_lib.diffusion import data
 from course_lib.diffusion.dense import pearson
 from course_lib.diffusion.gallery import main as gallery_main
+from course_lib.diffusion.inpainting import blur_fill, masked_mse, random_masks
 from course_lib.diffusion.priors import PRIOR_CONFIGS, inpaint_eps_fn, load_classifier, load_depth_prior, load_prior, load_segmenter
-from course_lib.diffusion.inpainting import blur_fill, random_masks
 from course_lib.diffusion.recipes import TEXT2IMAGE_SCALE, inpaint_fills
 from course_lib.diffusion.sampling import ddim_sample, ddim_timesteps
 
@@ -49,11 +49,7 @@ def test_shipped_inpainting_prior_beats_blur_on_held_out_scenes():
     region = masks.expand(-1, 3, -1, -1).bool()
     fills = inpaint_fills(prior, test.rgb, masks, test.prompts, samples=4, seed=0, steps=10)
     assert torch.equal(fills[:, ~region], test.rgb[~region].expand(4, -1))  # the known pixels are kept exactly
-
-    def mse(x):
-        return float(((x - test.rgb)[region] ** 2).mean())
-
-    assert mse(fills.mean(0)) < mse(blur_fill(test.rgb, masks))
+    assert masked_mse(fills.mean(0), test.rgb, masks) < masked_mse(blur_fill(test.rgb, masks), test.rgb, masks)
 
 
 @pytest.mark.parametrize("name", sorted(PRIOR_CONFIGS))

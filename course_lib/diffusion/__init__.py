@@ -18,7 +18,7 @@ Marigold / Depth Anything, and CLIP / DINO; they are trained by the course on pr
 
 from course_lib.diffusion.distillation import particle_estimator_loss, sds_loss, sds_weight, vsd_loss
 from course_lib.diffusion.guidance import cfg, cfg_3way
-from course_lib.diffusion.inpainting import blur_fill, inpaint_condition, random_masks
+from course_lib.diffusion.inpainting import blur_fill, inpaint_condition, masked_mse, random_masks
 from course_lib.diffusion.sampling import ddim_inpaint, ddim_invert, ddim_sample, ddim_step, ddim_timesteps, multidiffusion_eps, panorama_eps_fn, seam_error
 from course_lib.diffusion.schedule import add_noise, alphas_cumprod, ddim_scheduler, ddpm_scheduler
 from course_lib.diffusion.text import PromptEncoder, drop_condition, tokenize_prompts
@@ -27,6 +27,6 @@ from course_lib.diffusion.unets import PoseEncoder, PriorConfig, TinyPrior, tiny
 __all__ = [
     "PoseEncoder", "PriorConfig", "PromptEncoder", "TinyPrior", "add_noise", "alphas_cumprod", "blur_fill", "cfg", "cfg_3way",
     "ddim_inpaint", "ddim_invert", "ddim_sample", "ddim_scheduler", "ddim_step", "ddim_timesteps", "ddpm_scheduler", "drop_condition",
-    "inpaint_condition", "multidiffusion_eps", "panorama_eps_fn", "particle_estimator_loss", "random_masks", "sds_loss",
+    "inpaint_condition", "masked_mse", "multidiffusion_eps", "panorama_eps_fn", "particle_estimator_loss", "random_masks", "sds_loss",
     "sds_weight", "seam_error", "tiny_condition_unet", "tiny_unet", "tokenize_prompts", "vsd_loss",
 ]

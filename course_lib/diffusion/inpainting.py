@@ -44,6 +44,13 @@ def random_masks(batch: int, size: tuple[int, int], generator: torch.Generator |
     return masks
 
 
+def masked_mse(x: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> float:
+    """Mean squared error of ``x`` against ``target`` (B, C, H, W) over the pixels where ``mask`` (B, 1, H, W) = 1,
+    every channel counted (chapter 06): how well a fill recovers the hidden part of the true scene."""
+    region = mask.bool().expand_as(target)
+    return float(((x - target)[region] ** 2).mean())
+
+
 def blur_fill(image: torch.Tensor, mask: torch.Tensor, iterations: int = 64) -> torch.Tensor:
     """A non-learned baseline (chapter 06): fill the masked region by repeated 3x3 averaging of the known pixels
     (harmonic inpainting), the reference the learned prior must beat."""

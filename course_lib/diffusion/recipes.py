@@ -19,7 +19,7 @@ from course_lib.assets import loss_metrics
 from course_lib.diffusion import data
 from course_lib.diffusion.classifier import PromptClassifier
 from course_lib.diffusion.dense import DenseNet, DepthPrior, pearson, scale_shift_invariant_loss
-from course_lib.diffusion.inpainting import blur_fill, inpaint_condition, random_masks
+from course_lib.diffusion.inpainting import blur_fill, inpaint_condition, masked_mse, random_masks
 from course_lib.diffusion.priors import PRIOR_CONFIGS, inpaint_eps_fn, load_classifier, text_eps_fn
 from course_lib.diffusion.sampling import ddim_inpaint, ddim_sample, ddim_timesteps, panorama_eps_fn, seam_error
 from course_lib.diffusion.schedule import NUM_TRAIN_TIMESTEPS, add_noise
@@ -190,11 +190,10 @@ def build_text2image(out_path: Path, *, seed: int, quick: bool = False) -> dict:
     # Inpainting: held-out scenes, random rectangles hidden, filled by the prior vs by blur.
     test = data.perspective_set(48, seed + 911)
     masks = random_masks(48, size, torch.Generator().manual_seed(seed + 912))
-    region = masks.expand(-1, 3, -1, -1).bool()
     fills = inpaint_fills(prior, test.rgb, masks, test.prompts, FILL_SAMPLES, seed + 913)
 
     def mse(x: torch.Tensor) -> float:
-        return float(((x - test.rgb)[region] ** 2).mean())
+        return masked_mse(x, test.rgb, masks)
 
     metrics.update(fill_samples=FILL_SAMPLES, inpaint_mse_sample=sum(mse(f) for f in fills) / len(fills), inpaint_mse_posterior_mean=mse(fills.mean(0)),
                    inpaint_mse_blur=mse(blur_fill(test.rgb, masks)),
