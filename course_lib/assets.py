@@ -103,7 +103,7 @@ for _kind, _description in [
                                              f"course_lib.vlm.bridges:build_bridge_{_kind}", 0,
                                              f"{_description}, trained by captioning then VQA (frozen encoders and LM)")
 
-# Chapters 05-07: the tiny diffusion priors, depth prior and judge classifier (course_lib.diffusion.recipes).
+# Chapters 05-07: the tiny diffusion priors, depth prior and judge classifier (course_lib.priors.recipes).
 for _name, _function, _description in [
     ("prior_classifier", "build_classifier", "judge classifier / image features over the prompt classes (stands in for CLIP, DINO)"),
     ("prior_text2image", "build_text2image", "text-to-image + inpainting prior, 32x32 (stands in for Stable Diffusion and SD-inpainting)"),
@@ -111,7 +111,7 @@ for _name, _function, _description in [
     ("prior_depth", "build_depth", "monocular depth prior, RGB -> relative depth (stands in for Marigold / Depth Anything)"),
     ("prior_layout", "build_layout", "layout-conditioned street prior + layout segmenter (stands in for SD + ControlNet)"),
 ]:
-    RECIPES[_name] = Recipe(_name, f"{_name}.safetensors", f"course_lib.diffusion.recipes:{_function}", 0, _description)
+    RECIPES[_name] = Recipe(_name, f"{_name}.safetensors", f"course_lib.priors.recipes:{_function}", 0, _description)
 
 
 def data_dir() -> Path:

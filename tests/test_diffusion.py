@@ -5,16 +5,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course_lib.diffusion import data
-from course_lib.diffusion.dense import DepthPrior, pearson, scale_shift_invariant_loss
+from course_lib.priors import data
+from course_lib.geometry.depth import pearson, scale_shift_invariant_loss
+from course_lib.priors.dense import DepthPrior
 from course_lib.diffusion.distillation import particle_estimator_loss, sample_timesteps, sds_loss, sds_weight, vsd_loss
-from course_lib.diffusion.guidance import cfg, cfg_3way
+from course_lib.diffusion.guidance import classifier_free_guidance, drop_condition, image_text_guidance
 from course_lib.diffusion.inpainting import blur_fill, inpaint_condition, random_masks
-from course_lib.diffusion.priors import inpaint_eps_fn, load_prior
+from course_lib.priors.shipped import inpaint_eps_fn, load_prior
 from course_lib.diffusion.sampling import ddim_inpaint, ddim_invert, ddim_sample, ddim_timesteps, multidiffusion_eps, seam_error, window_offsets
 from course_lib.diffusion.schedule import add_noise, alphas_cumprod
-from course_lib.diffusion.text import PromptEncoder, drop_condition, tokenize_prompts
-from course_lib.diffusion.unets import PriorConfig, TinyPrior
+from course_lib.priors.text import PromptEncoder, tokenize_prompts
+from course_lib.priors.tiny_prior import PriorConfig, TinyPrior
 from course_lib.scenes import UnknownPromptWordError
 
 SIGMA = 0.1
@@ -36,9 +37,9 @@ def test_three_way_guidance_reduces_to_two_way_when_image_scale_is_one():
     g = torch.Generator().manual_seed(0)
     none, image, both = (torch.randn(2, 3, 8, 8, generator=g) for _ in range(3))
     for s_t in (1.0, 3.0, 7.5):
-        assert torch.allclose(cfg_3way(none, image, both, 1.0, s_t), cfg(image, both, s_t), atol=1e-6)
-    assert not torch.allclose(cfg_3way(none, image, both, 1.8, 7.5), cfg(image, both, 7.5), atol=1e-3)
-    assert torch.allclose(cfg_3way(none, image, both, 0.0, 0.0), none)
+        assert torch.allclose(image_text_guidance(none, image, both, 1.0, s_t), classifier_free_guidance(image, both, s_t), atol=1e-6)
+    assert not torch.allclose(image_text_guidance(none, image, both, 1.8, 7.5), classifier_free_guidance(image, both, 7.5), atol=1e-3)
+    assert torch.allclose(image_text_guidance(none, image, both, 0.0, 0.0), none)
 
 
 def test_three_way_guidance_of_a_prior_with_image_scale_one_is_two_way_around_the_image_branch():
@@ -52,7 +53,7 @@ def test_three_way_guidance_of_a_prior_with_image_scale_one_is_two_way_around_th
         cond = inpaint_condition(image, masks)
         eps_image = prior(x, torch.full((2,), t), prior.text.null(2), cond)
         eps_both = prior(x, torch.full((2,), t), prior.text.encode(prompts), cond)
-    assert torch.allclose(three, cfg(eps_image, eps_both, 4.0), atol=1e-5)
+    assert torch.allclose(three, classifier_free_guidance(eps_image, eps_both, 4.0), atol=1e-5)
 
 
 def test_ddim_inpainting_keeps_the_known_pixels_and_fills_the_hidden_ones_from_the_prior():
@@ -73,9 +74,9 @@ def test_ddim_inpainting_keeps_the_known_pixels_and_fills_the_hidden_ones_from_t
 
 def test_cfg_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="same shape"):
-        cfg(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 5), 2.0)
+        classifier_free_guidance(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 5), 2.0)
     with pytest.raises(ValueError, match="share one shape"):
-        cfg_3way(torch.zeros(1, 3), torch.zeros(1, 3), torch.zeros(2, 3), 1.0, 1.0)
+        image_text_guidance(torch.zeros(1, 3), torch.zeros(1, 3), torch.zeros(2, 3), 1.0, 1.0)
 
 
 def test_ddim_sampling_of_a_gaussian_prior_lands_on_its_mode():

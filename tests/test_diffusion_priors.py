@@ -6,12 +6,12 @@ import pytest
 import torch
 
 from course_lib import assets
-from course_lib.diffusion import data
-from course_lib.diffusion.dense import pearson
-from course_lib.diffusion.gallery import main as gallery_main
+from course_lib.priors import data
+from course_lib.geometry.depth import pearson
+from course_lib.priors.gallery import main as gallery_main
 from course_lib.diffusion.inpainting import blur_fill, masked_mse, random_masks
-from course_lib.diffusion.priors import PRIOR_CONFIGS, inpaint_eps_fn, load_classifier, load_depth_prior, load_prior, load_segmenter
-from course_lib.diffusion.recipes import TEXT2IMAGE_SCALE, inpaint_fills
+from course_lib.priors.shipped import PRIOR_CONFIGS, inpaint_eps_fn, load_classifier, load_depth_prior, load_prior, load_segmenter
+from course_lib.priors.recipes import TEXT2IMAGE_SCALE, inpaint_fills
 from course_lib.diffusion.sampling import ddim_sample, ddim_timesteps
 
 

@@ -1,4 +1,4 @@
-"""course_lib.scenes: determinism, exact geometry, panoramas, tangent images, prompts and bad input."""
+"""course_lib.scenes and course_lib.geometry: determinism, exact geometry, panoramas, tangent images, prompts and bad input."""
 
 from __future__ import annotations
 
@@ -7,34 +7,36 @@ import math
 import pytest
 import torch
 
+from course_lib.geometry import (
+    Camera,
+    backproject,
+    direction_to_equirect,
+    equirect_directions,
+    equirect_to_tangent,
+    look_at,
+    look_at_camera,
+    panorama_points,
+    sample_equirect,
+    tangent_cameras,
+    tangent_to_equirect,
+)
 from course_lib.scenes import (
     Box,
-    Camera,
     Ellipsoid,
     GroundPlane,
     Scene,
     UnknownPromptWordError,
-    backproject,
     class_id,
-    equirect_directions,
-    equirect_to_tangent,
-    direction_to_equirect,
-    look_at,
-    look_at_camera,
     object_scene,
     outdoor_scene,
-    panorama_points,
     parse_prompt,
-    render_view,
     render_many,
     render_panorama,
+    render_view,
     room_scene,
-    sample_equirect,
     scene_from_prompt,
     street_scene,
     surroundings_scene,
-    tangent_cameras,
-    tangent_to_equirect,
 )
 from course_lib.scenes.vocabulary import ObjectPhrase
 
@@ -245,7 +247,7 @@ def test_moving_a_car_shows_in_the_next_render():
 
 
 def test_orbit_and_drive_trajectories():
-    from course_lib.scenes import drive_cameras, orbit_cameras
+    from course_lib.geometry import drive_cameras, orbit_cameras
 
     center = torch.tensor([1.0, 2.0, 0.5])
     for cam in orbit_cameras(center, radius=4.0, height=2.0, num=6, fov_deg=60.0, size=32):

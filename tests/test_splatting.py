@@ -11,7 +11,7 @@ import torch
 from gsplat.cuda._torch_impl import _fully_fused_projection, _quat_scale_to_covar_preci, _spherical_harmonics
 
 import course_lib.splatting.renderer as render_module
-from course_lib.scenes import look_at_camera
+from course_lib.geometry import look_at_camera
 from course_lib.splatting import (
     DensifyConfig,
     Densifier,

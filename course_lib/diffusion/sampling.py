@@ -1,6 +1,7 @@
 r"""DDIM sampling, inpainting and inversion, and circular MultiDiffusion for panoramas (chapters 05-06).
 
-Every sampler takes a noise predictor ``eps_fn(x_t, t) -> eps`` (``t`` an int), so guidance,
+Every sampler takes a noise predictor ``eps_fn(x_t, t) -> eps`` and calls it with ``t`` a (B,) integer
+tensor (:func:`~course_lib.diffusion.schedule.batch_timesteps`), so guidance,
 inpainting conditions and window fusion compose by wrapping functions.
 
 DDIM (Song et al., 2021, Eq. 12 with :math:`\sigma_t = 0`):
@@ -17,9 +18,9 @@ from typing import Callable
 
 import torch
 
-from course_lib.diffusion.schedule import alphas_cumprod, ddim_scheduler
+from course_lib.diffusion.schedule import alphas_cumprod, batch_timesteps, ddim_scheduler
 
-EpsFn = Callable[[torch.Tensor, int], torch.Tensor]
+EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x_t (B, ...), t (B,)) -> eps (B, ...)
 
 
 def ddim_timesteps(num_steps: int, strength: float = 1.0) -> list[int]:
@@ -49,7 +50,7 @@ def ddim_sample(eps_fn: EpsFn, x_t: torch.Tensor, timesteps: list[int], progress
     acp = alphas_cumprod()
     targets = timesteps[1:] + [-1]
     for t, t_next in (progress or (lambda it: it))(list(zip(timesteps, targets))):
-        x_t = ddim_step(x_t, eps_fn(x_t, t), _alpha(t, acp), _alpha(t_next, acp))
+        x_t = ddim_step(x_t, eps_fn(x_t, batch_timesteps(t, x_t.shape[0])), _alpha(t, acp), _alpha(t_next, acp))
     return x_t
 
 
@@ -74,7 +75,7 @@ def ddim_inpaint(eps_fn: EpsFn, x_t: torch.Tensor, timesteps: list[int], image: 
     hidden = mask.bool().expand_as(x_t)
     for t, t_next in zip(timesteps, timesteps[1:] + [-1]):
         alpha_next = _alpha(t_next, acp)
-        x_t = ddim_step(x_t, eps_fn(x_t, t), _alpha(t, acp), alpha_next)
+        x_t = ddim_step(x_t, eps_fn(x_t, batch_timesteps(t, x_t.shape[0])), _alpha(t, acp), alpha_next)
         known = alpha_next.sqrt() * image + (1 - alpha_next).sqrt() * torch.randn(x_t.shape, generator=generator)
         x_t = torch.where(hidden, x_t, known)
     return x_t
@@ -94,7 +95,7 @@ def ddim_invert(eps_fn: EpsFn, x0: torch.Tensor, timesteps: list[int]) -> torch.
     sources = [-1] + ascending[:-1]
     x = x0
     for t_from, t in zip(sources, ascending):
-        x = ddim_step(x, eps_fn(x, t), _alpha(t_from, acp), _alpha(t, acp))
+        x = ddim_step(x, eps_fn(x, batch_timesteps(t, x.shape[0])), _alpha(t_from, acp), _alpha(t, acp))
     return x
 
 
@@ -113,7 +114,7 @@ def window_offsets(width: int, window: int, stride: int, circular: bool) -> list
     return offsets if offsets[-1] == width - window else offsets + [width - window]
 
 
-def multidiffusion_eps(eps_fn: EpsFn, x_t: torch.Tensor, t: int, window: int, stride: int, circular: bool = True) -> torch.Tensor:
+def multidiffusion_eps(eps_fn: EpsFn, x_t: torch.Tensor, t: int | torch.Tensor, window: int, stride: int, circular: bool = True) -> torch.Tensor:
     r"""MultiDiffusion (Bar-Tal et al., 2023, Eq. 5; closed form of its least squares): average the noise
     predicted on overlapping windows of the canvas, per pixel (chapter 05).
 

@@ -38,3 +38,18 @@ def add_noise(x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.T
     r""":math:`x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon` (DDPM Eq. 4) for per-sample timesteps ``t`` (B,) (chapter 05)."""
     a = alphas_cumprod()[t].view(-1, *([1] * (x0.ndim - 1)))
     return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
+
+def batch_timesteps(t: int | torch.Tensor, batch: int) -> torch.Tensor:
+    """The one timestep convention of every noise function ``eps_fn(x_t, t)`` (chapters 05-07): a (B,) integer
+    tensor, one timestep per sample (SDS and VSD draw them per sample). An int or a 0-d tensor is still
+    accepted and means the same timestep for the whole batch."""
+    t = torch.as_tensor(t)
+    if t.is_floating_point():
+        raise ValueError(f"timesteps must be integers in 0..{NUM_TRAIN_TIMESTEPS - 1}, got a {t.dtype} tensor")
+    t = t.long()
+    if t.ndim == 0:
+        return t.expand(batch)
+    if t.shape != (batch,):
+        raise ValueError(f"t must be an int or a ({batch},) tensor of timesteps, one per sample; got shape {tuple(t.shape)}")
+    return t

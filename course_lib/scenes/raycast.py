@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from course_lib.scenes.cameras import Camera
+from course_lib.geometry.cameras import Camera
 from course_lib.scenes.primitives import intersect_boxes, intersect_ellipsoids, intersect_ground
 from course_lib.scenes.scene import PackedScene, Scene
 from course_lib.scenes.textures import apply_textures

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from course_lib.scenes.cameras import Camera
+from course_lib.geometry.cameras import Camera
 from course_lib.splatting.gaussians import GaussianParams, check_scales
 from course_lib.splatting.projection import Projected, project
 from course_lib.splatting.rasterize import rasterize

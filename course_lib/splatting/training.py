@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from course_lib.scenes.cameras import Camera
+from course_lib.geometry.cameras import Camera
 from course_lib.splatting.densify import Densifier
 from course_lib.splatting.gaussians import GaussianParams
 from course_lib.splatting.losses import l1_dssim_loss

@@ -66,17 +66,3 @@ class PromptEncoder(nn.Module):
     def null(self, batch: int) -> torch.Tensor:
         """The learned empty prompt :math:`\\varnothing`, (batch, L, dim)."""
         return self.null_tokens.expand(batch, -1, -1)
-
-
-def drop_condition(cond: torch.Tensor, null: torch.Tensor, p: float, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Replace each sample's condition by ``null`` with probability ``p`` (classifier-free guidance training, chapter 05).
-
-    ``cond`` and ``null`` are (B, ...); returns the new condition and the (B,) bool mask of dropped samples.
-    """
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability p={p} must lie in [0, 1]")
-    if cond.shape != null.shape:
-        raise ValueError(f"cond {tuple(cond.shape)} and null {tuple(null.shape)} must have the same shape")
-    drop = torch.rand(cond.shape[0], generator=generator) < p
-    keep = (~drop).view(-1, *([1] * (cond.ndim - 1))).to(cond.dtype)
-    return cond * keep + null * (1 - keep), drop

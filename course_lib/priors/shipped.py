@@ -16,13 +16,14 @@ from __future__ import annotations
 import torch
 
 from course_lib import assets
-from course_lib.diffusion.classifier import PromptClassifier
-from course_lib.diffusion.data import LAYOUT_CLASSES
-from course_lib.diffusion.dense import DenseNet, DepthPrior
-from course_lib.diffusion.guidance import cfg, cfg_3way
+from course_lib.diffusion.guidance import classifier_free_guidance, image_text_guidance
 from course_lib.diffusion.inpainting import inpaint_condition
 from course_lib.diffusion.sampling import EpsFn
-from course_lib.diffusion.unets import PriorConfig, TinyPrior
+from course_lib.diffusion.schedule import batch_timesteps
+from course_lib.priors.classifier import PromptClassifier
+from course_lib.priors.data import LAYOUT_CLASSES
+from course_lib.priors.dense import DenseUNet, DepthPrior
+from course_lib.priors.tiny_prior import PriorConfig, TinyPrior
 
 PRIOR_CONFIGS: dict[str, PriorConfig] = {
     "prior_text2image": PriorConfig(extra_channels=4),
@@ -55,28 +56,29 @@ def load_classifier() -> PromptClassifier:
     return _frozen(PromptClassifier(), assets.load("prior_classifier"))
 
 
-def load_segmenter() -> DenseNet:
+def load_segmenter() -> DenseUNet:
     """The layout segmenter shipped with ``prior_layout``: street RGB -> logits over LAYOUT_CLASSES, frozen (chapter 07)."""
     state = {k.removeprefix("segmenter."): v for k, v in assets.load("prior_layout").items() if k.startswith("segmenter.")}
-    return _frozen(DenseNet(3, len(LAYOUT_CLASSES)), state)
+    return _frozen(DenseUNet(3, len(LAYOUT_CLASSES)), state)
 
 
 def text_eps_fn(prior: TinyPrior, prompts: list[str], scale: float, extra: torch.Tensor | None = None,
                 extra_null: torch.Tensor | None = None) -> EpsFn:
-    """Noise predictor with 2-way classifier-free guidance :func:`~course_lib.diffusion.guidance.cfg` (chapter 05).
+    """Noise predictor with 2-way :func:`~course_lib.diffusion.guidance.classifier_free_guidance` (chapter 05).
 
     ``extra`` is the condition image of priors that take one (layout); ``extra_null`` its empty
-    version for the unconditional branch (default: the same as ``extra``)."""
+    version for the unconditional branch (default: the same as ``extra``). The predictor takes
+    ``t`` as a (B,) tensor or an int (:func:`~course_lib.diffusion.schedule.batch_timesteps`)."""
     batch = len(prompts)
     cond, null = prior.text.encode(prompts), prior.text.null(batch)
     extra_null = extra if extra_null is None else extra_null
 
-    def eps_fn(x_t: torch.Tensor, t: int) -> torch.Tensor:
+    def eps_fn(x_t: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
         if x_t.shape[0] != batch:
             raise ValueError(f"x_t has batch {x_t.shape[0]} but {batch} prompts were given")
         both_extra = None if extra is None else torch.cat([extra_null, extra])
-        eps = prior(torch.cat([x_t, x_t]), torch.full((2 * batch,), t), torch.cat([null, cond]), both_extra)
-        return cfg(*eps.chunk(2), scale)
+        eps = prior(torch.cat([x_t, x_t]), batch_timesteps(t, batch).repeat(2), torch.cat([null, cond]), both_extra)
+        return classifier_free_guidance(*eps.chunk(2), scale)
 
     return eps_fn
 
@@ -84,20 +86,23 @@ def text_eps_fn(prior: TinyPrior, prompts: list[str], scale: float, extra: torch
 def inpaint_eps_fn(prior: TinyPrior, prompts: list[str | None], image: torch.Tensor | None, mask: torch.Tensor | None,
                    scale_image: float = 1.0, scale_text: float = 3.0) -> EpsFn:
     """Noise predictor of the inpainting prior with RealmDreamer's 3-way guidance
-    :func:`~course_lib.diffusion.guidance.cfg_3way` (chapter 06). ``image=None``: plain text-to-image with 2-way CFG."""
+    :func:`~course_lib.diffusion.guidance.image_text_guidance` (chapter 06). ``image=None``: plain text-to-image
+    with 2-way guidance, at the size of the ``x_t`` it is called with. ``t``: a (B,) tensor or an int."""
     batch = len(prompts)
     if image is not None and image.shape[0] != batch:
         raise ValueError(f"image has batch {image.shape[0]} but {batch} prompts were given")
-    size = (prior.config.sample_size, prior.config.sample_size) if image is None else tuple(image.shape[-2:])
-    empty = inpaint_condition(None, None, batch, size)
-    cond_image = empty if image is None else inpaint_condition(image, mask)
+    cond_image = None if image is None else inpaint_condition(image, mask)
     text, null = prior.text.encode(prompts), prior.text.null(batch)
 
-    def eps_fn(x_t: torch.Tensor, t: int) -> torch.Tensor:
-        if image is None:
-            eps = prior(torch.cat([x_t, x_t]), torch.full((2 * batch,), t), torch.cat([null, text]), torch.cat([empty, empty]))
-            return cfg(*eps.chunk(2), scale_text)
-        eps = prior(torch.cat([x_t] * 3), torch.full((3 * batch,), t), torch.cat([null, null, text]), torch.cat([empty, cond_image, cond_image]))
-        return cfg_3way(*eps.chunk(3), scale_image, scale_text)
+    def eps_fn(x_t: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
+        if x_t.shape[0] != batch:
+            raise ValueError(f"x_t has batch {x_t.shape[0]} but {batch} prompts were given")
+        t = batch_timesteps(t, batch)
+        empty = inpaint_condition(None, None, batch, tuple(x_t.shape[-2:]))
+        if cond_image is None:
+            eps = prior(torch.cat([x_t, x_t]), t.repeat(2), torch.cat([null, text]), torch.cat([empty, empty]))
+            return classifier_free_guidance(*eps.chunk(2), scale_text)
+        eps = prior(torch.cat([x_t] * 3), t.repeat(3), torch.cat([null, null, text]), torch.cat([empty, cond_image, cond_image]))
+        return image_text_guidance(*eps.chunk(3), scale_image, scale_text)
 
     return eps_fn

@@ -1,4 +1,4 @@
-r"""Equirectangular panoramas: pixel <-> direction, wrap-around sampling, panorama renders (chapter 05).
+r"""Equirectangular panoramas: pixel <-> direction, wrap-around sampling, the lift of a distance map (chapter 05).
 
 Column j of a W-wide panorama holds longitude :math:`\phi = \pi - 2\pi (j + 0.5)/W` and row i
 of an H-high one latitude :math:`\theta = \pi/2 - \pi (i + 0.5)/H`; the direction is
@@ -15,9 +15,7 @@ import math
 
 import torch
 
-from course_lib.scenes.cameras import _as_vec3
-from course_lib.scenes.raycast import cast_rays
-from course_lib.scenes.scene import Scene
+from course_lib.geometry.cameras import _as_vec3
 
 
 def equirect_directions(height: int, width: int, yaw: float = 0.0) -> torch.Tensor:
@@ -67,17 +65,6 @@ def sample_equirect(pano: torch.Tensor, dirs: torch.Tensor, mode: str = "bilinea
     top = pano[r0, c0w] * (1 - fc) + pano[r0, c1w] * fc
     bottom = pano[r1, c0w] * (1 - fc) + pano[r1, c1w] * fc
     return top * (1 - fr) + bottom * fr
-
-
-def render_panorama(scene: Scene, center, height: int, width: int, yaw: float = 0.0) -> dict[str, torch.Tensor]:
-    """Equirectangular render from ``center`` (chapter 05): ``rgb`` (H, W, 3), ``distance`` (H, W; ``inf`` = sky),
-    ``semantic``, ``instance`` (H, W), ``normal`` (H, W, 3) and the pixel ``directions`` (H, W, 3)."""
-    origin = _as_vec3(center, "center")
-    dirs = equirect_directions(height, width, yaw)
-    out = cast_rays(scene, origin.expand(height * width, 3), dirs.reshape(-1, 3))
-    out = {k: v.reshape(height, width, *v.shape[1:]) for k, v in out.items()}
-    out["directions"] = dirs
-    return out
 
 
 def panorama_points(center, distance: torch.Tensor, yaw: float = 0.0) -> torch.Tensor:

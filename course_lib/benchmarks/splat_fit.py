@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from course_lib.scenes import backproject, look_at_camera, object_scene, render_many
-from course_lib.scenes.cameras import Camera
+from course_lib.geometry import Camera, backproject, look_at_camera
+from course_lib.scenes import object_scene, render_many
 from course_lib.splatting.densify import Densifier, DensifyConfig
 from course_lib.splatting.init_points import gaussians_from_points
 from course_lib.splatting.losses import psnr

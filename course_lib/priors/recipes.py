@@ -16,15 +16,16 @@ from safetensors.torch import save_file
 from torch import nn
 
 from course_lib.assets import loss_metrics
-from course_lib.diffusion import data
-from course_lib.diffusion.classifier import PromptClassifier
-from course_lib.diffusion.dense import DenseNet, DepthPrior, pearson, scale_shift_invariant_loss
+from course_lib.diffusion.guidance import drop_condition
 from course_lib.diffusion.inpainting import blur_fill, inpaint_condition, masked_mse, random_masks
-from course_lib.diffusion.priors import PRIOR_CONFIGS, inpaint_eps_fn, load_classifier, text_eps_fn
 from course_lib.diffusion.sampling import ddim_inpaint, ddim_sample, ddim_timesteps, panorama_eps_fn, seam_error
 from course_lib.diffusion.schedule import NUM_TRAIN_TIMESTEPS, add_noise
-from course_lib.diffusion.text import drop_condition
-from course_lib.diffusion.unets import TinyPrior
+from course_lib.geometry.depth import pearson, scale_shift_invariant_loss
+from course_lib.priors import data
+from course_lib.priors.classifier import PromptClassifier
+from course_lib.priors.dense import DenseUNet, DepthPrior
+from course_lib.priors.shipped import PRIOR_CONFIGS, inpaint_eps_fn, load_classifier, text_eps_fn
+from course_lib.priors.tiny_prior import TinyPrior
 
 PROMPT_DROPOUT = 0.15  # condition dropout for classifier-free guidance
 EVAL_STEPS, EVAL_SCALE = 25, 3.0  # DDIM steps and CFG scale of the quality metrics
@@ -274,7 +275,7 @@ def build_layout(out_path: Path, *, seed: int, quick: bool = False) -> dict:
     streets = data.street_set(48 if quick else 2000, seed + 41)
     conditions = data.layout_condition(streets.semantic, streets.depth)
     prior = TinyPrior(PRIOR_CONFIGS["prior_layout"])
-    segmenter = DenseNet(3, len(data.LAYOUT_CLASSES))
+    segmenter = DenseUNet(3, len(data.LAYOUT_CLASSES))
     batch = QUICK_BATCH if quick else 32
 
     def prior_loss(g: torch.Generator) -> torch.Tensor:

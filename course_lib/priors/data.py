@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
-from course_lib.scenes import CLASSES, GroundPlane, Scene, drive_cameras, look_at_camera, make_object, render_many, render_panorama
+from course_lib.geometry import drive_cameras, look_at_camera
+from course_lib.scenes import CLASSES, GroundPlane, Scene, make_object, render_many, render_panorama
 from course_lib.scenes import scene_from_prompt, street_scene
 from course_lib.scenes.vocabulary import COLORS
 

@@ -1,8 +1,8 @@
-"""Benchmarks of chapter 05's splatting and scene code: ``python -m course_lib.splatting.benchmark``.
+"""Benchmarks of chapter 05's splatting and scene code: ``python -m course_lib.benchmarks.splatting``.
 
 1. forward + backward of the sparse rasterizer vs the dense per-pixel reference, 5,000
    Gaussians at 64 x 64 (issue acceptance: at least 10x faster);
-2. the multi-view fit of :func:`~course_lib.splatting.demo.multiview_fit` at 64 px: held-out
+2. the multi-view fit of :func:`~course_lib.benchmarks.splat_fit.multiview_fit` at 64 px: held-out
    PSNR (acceptance: at least 25 dB within 2 minutes);
 3. ray-casting throughput of :mod:`course_lib.scenes` (images per minute: an outdoor scene at 64 x 64 and
    32 x 32, a 71-primitive street at 64 x 64).
@@ -10,7 +10,7 @@
 Times are wall-clock and process CPU seconds with ``torch.set_num_threads(threads)``; the
 course machine has 2 cores shared with other work, so CPU time is the steadier number.
 
-Output of ``python -m course_lib.splatting.benchmark`` on the course machine (2 CPU cores shared with two other jobs, load average about 4; 1 torch thread; whole run 79 s user + 11 s sys, 135 s wall):
+Output of ``python -m course_lib.benchmarks.splatting`` on the course machine (2 CPU cores shared with two other jobs, load average about 4; 1 torch thread; whole run 79 s user + 11 s sys, 135 s wall):
 
 .. code-block:: text
 
@@ -32,8 +32,9 @@ from dataclasses import dataclass
 
 import torch
 
-from course_lib.scenes import drive_cameras, look_at_camera, outdoor_scene, render_many, street_scene
-from course_lib.splatting.demo import multiview_fit
+from course_lib.geometry import drive_cameras, look_at_camera
+from course_lib.scenes import outdoor_scene, render_many, street_scene
+from course_lib.benchmarks.splat_fit import multiview_fit
 from course_lib.splatting.gaussians import GaussianParams
 from course_lib.splatting.renderer import render
 

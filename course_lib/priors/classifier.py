@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_lib.diffusion.data import PROMPT_CLASSES
+from course_lib.priors.data import PROMPT_CLASSES
 
 
 class PromptClassifier(nn.Module):

@@ -12,8 +12,8 @@ import math
 
 import torch
 
-from course_lib.scenes.cameras import Camera, intrinsics, look_at
-from course_lib.scenes.equirect import equirect_directions, sample_equirect
+from course_lib.geometry.cameras import Camera, intrinsics, look_at
+from course_lib.geometry.equirect import equirect_directions, sample_equirect
 
 
 

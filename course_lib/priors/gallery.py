@@ -1,6 +1,6 @@
 """Sample galleries of the shipped priors (chapters 05-07): one PNG grid per prior, prompt as title.
 
-    python -m course_lib.diffusion.gallery [NAME ...] --out build/gallery
+    python -m course_lib.priors.gallery [NAME ...] --out build/gallery
 
 Held-out procedural data (seeds unseen in training) is used for conditions and references.
 """
@@ -18,13 +18,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from course_lib.assets import AssetError  # noqa: E402
-from course_lib.diffusion import data  # noqa: E402
+from course_lib.priors import data  # noqa: E402
 from course_lib.diffusion.inpainting import blur_fill, random_masks  # noqa: E402
-from course_lib.diffusion.priors import (  # noqa: E402
+from course_lib.priors.shipped import (  # noqa: E402
     inpaint_eps_fn, load_classifier, load_depth_prior, load_prior, load_segmenter, text_eps_fn,
 )
-from course_lib.diffusion.recipes import EVAL_SCALE, FILL_SAMPLES, PANORAMA_STRIDE, PANORAMA_WINDOW, TEXT2IMAGE_SCALE  # noqa: E402
-from course_lib.diffusion.recipes import inpaint_fills, sample_classes  # noqa: E402
+from course_lib.priors.recipes import EVAL_SCALE, FILL_SAMPLES, PANORAMA_STRIDE, PANORAMA_WINDOW, TEXT2IMAGE_SCALE  # noqa: E402
+from course_lib.priors.recipes import inpaint_fills, sample_classes  # noqa: E402
 from course_lib.diffusion.sampling import panorama_eps_fn  # noqa: E402
 from course_lib.scenes import colorize_semantics  # noqa: E402
 
@@ -140,7 +140,7 @@ GALLERIES = {"prior_text2image": gallery_text2image, "prior_panorama": gallery_p
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``[NAME ...] --out DIR``; all priors when no name is given."""
-    parser = argparse.ArgumentParser(prog="python -m course_lib.diffusion.gallery", description="Sample galleries of the shipped priors.")
+    parser = argparse.ArgumentParser(prog="python -m course_lib.priors.gallery", description="Sample galleries of the shipped priors.")
     parser.add_argument("names", nargs="*", help=f"priors to draw (default: all): {', '.join(GALLERIES)}")
     parser.add_argument("--out", type=Path, default=Path("build/gallery"))
     args = parser.parse_args(argv)
