@@ -115,7 +115,112 @@ CHAPTER_04 = {
     "test_pairs": Scaled(150, 150, "paper: MMVP has 150 pairs"),
 }
 
-CHAPTERS: dict[str, dict[str, Scaled]] = {"01": CHAPTER_01, "02": CHAPTER_02, "03": CHAPTER_03, "04": CHAPTER_04}
+# The shipped priors of chapters 05-07 (course_lib.priors; assets prior_*). The reduced column is what
+# `python -m course_lib.assets build prior_*` trains on procedural data; the full column names the public
+# model each one stands in for, as loaded from the Hugging Face hub at full scale.
+PRIORS = {
+    "image_size": Scaled(32, 512, "perspective views; full: SD 2.1-base's 512 px (64 x 64 latents)"),
+    "panorama_size": Scaled((32, 64), (512, 1024), "equirectangular (H, W); full: DreamScene360's panorama"),
+    "batch_size": Scaled(32, None),
+    "prompt_dropout": Scaled(0.15, 0.1, "condition dropout for classifier-free guidance; SD trains with 10%"),
+    "eval_ddim_steps": Scaled(25, 50, "DDIM steps of the recorded sample metrics"),
+    "eval_guidance_scale": Scaled(3.0, 7.5, "CFG scale of the recorded metrics (panorama, layout, inpainting)"),
+    "quick_steps": Scaled(24, None, "--quick builds: enough steps to see the loss go down"),
+    "quick_batch": Scaled(8, None),
+    # judge classifier / image features
+    "classifier_model": Scaled("prior_classifier", "openai/clip-vit-large-patch14 (judge); timm vit_base_patch14_dinov2.lvd142m (features)",
+                               "stands in for CLIP (prompt adherence) and DINOv2 ([CLS] features of DreamScene360's L_sem)"),
+    "classifier_steps": Scaled(700, None), "classifier_lr": Scaled(2e-3, None),
+    "classifier_views": Scaled(1800, None), "classifier_panoramas": Scaled(480, None),
+    # text-to-image + inpainting
+    "text2image_model": Scaled("prior_text2image", "stabilityai/stable-diffusion-2-1-base"),
+    "inpaint_model": Scaled("prior_text2image", "stabilityai/stable-diffusion-2-inpainting", "reduced: one net serves both, RealmDreamer's eps(I, T) and eps(empty, T)"),
+    "text2image_steps": Scaled(1500, None), "text2image_lr": Scaled(1.5e-3, None), "text2image_images": Scaled(2400, None),
+    "text2image_known_weight": Scaled(0.1, None, "loss weight of the known pixels in the masked half of a batch"),
+    "text2image_guidance_scale": Scaled(7.5, 7.5, "diffusers' default guidance_scale for SD"),
+    "text2image_scale_sweep": Scaled((3.0, 5.0), None, "the sample accuracy is also recorded at these scales"),
+    "inpaint_guidance_scale": Scaled(3.0, 7.5, "reduced: S_T = 3 (a 7.5 text scale pulled fills away from the scene); RealmDreamer: 7.5"),
+    "fill_samples": Scaled(8, None, "fills per masked image; their mean is the prior's estimate of the hidden pixels"),
+    # panorama
+    "panorama_model": Scaled("prior_panorama", "stabilityai/stable-diffusion-2-1-base + a 360-degree LoRA (multiplier 0.7)",
+                             "DreamScene360's StitchDiffusion; prompts prefixed '360-degree panoramic image, '"),
+    "panorama_steps": Scaled(650, None), "panorama_lr": Scaled(1.5e-3, None), "panorama_images": Scaled(1200, None),
+    "panorama_window": Scaled(32, 128, "window width in pixels (full: in latents, 64 x 128 windows)"),
+    "panorama_stride": Scaled(16, 16),
+    # monocular depth
+    "depth_model": Scaled("prior_depth", "prs-eth/marigold-depth-v1-0 (diffusers) or depth-anything/Depth-Anything-V2-Small-hf"),
+    "depth_steps": Scaled(900, None), "depth_lr": Scaled(2e-3, None),
+    "depth_images": Scaled((1200, 900, 600), None, "perspective views, panorama ring views, street views"),
+    # layout-conditioned street prior + segmenter
+    "layout_model": Scaled("prior_layout", "stabilityai/stable-diffusion-2-1-base + ControlNet (segmentation + depth)",
+                           "reduced: the layout is concatenated to x_t, standing in for ControlNet"),
+    "layout_steps": Scaled(650, None), "layout_lr": Scaled(1.5e-3, None), "layout_images": Scaled(2000, None),
+    "segmenter_steps": Scaled(400, None), "segmenter_lr": Scaled(2e-3, None),
+}
+
+# Chapter 05 — DreamScene360 (arXiv 2404.06903). The full column is the paper's pipeline and its reference code
+# (ShijieZhou-UCLA/DreamScene360): SD 2.1-base + 360° LoRA, 20 tangent tiles, a hash-grid distance field, 10k
+# splatting iterations on gsplat.
+CHAPTER_05 = {
+    "panorama_size": Scaled((32, 64), (512, 1024)),
+    "panorama_model": Scaled("prior_panorama", "stabilityai/stable-diffusion-2-1-base + 360-degree LoRA"),
+    "ddim_steps": Scaled(10, 50, "reduced: 10 steps keep 12+ samples inside the CPU budget"),
+    "guidance_scale": Scaled(3.0, 7.0, "reference: CFG 7"),
+    "window": Scaled(32, 128), "stride": Scaled(16, 16),
+    "seam_samples": Scaled(12, 12),
+    "refine_rounds": Scaled(3, 3, "reference: 3 prompts x 3 rounds, judged by GPT-4V; reduced: the judge classifier"),
+    "refine_candidates": Scaled(4, 3),
+    "judge_model": Scaled("prior_classifier", "gpt-4-vision-preview (OpenAI API)", "reduced: the course's judge classifier stands in for GPT-4V"),
+    "tangent_fov_deg": Scaled(80.0, 80.0),
+    "tangent_size": Scaled(32, 512),
+    "depth_model": Scaled("prior_depth", "depth-anything/Depth-Anything-V2-Small-hf"),
+    "align_iterations": Scaled(300, 1500, "per phase (scale + field, then shifts); reference: 1500 each"),
+    "align_shift_resolution": Scaled(4, 512, "shift map per tile; reference: full resolution"),
+    "align_tv_weight": Scaled(1e-2, 1e-2),
+    "align_scale_weight": Scaled(0.1, 0.1),
+    "field_model": Scaled("Fourier-feature MLP", "hash grid (16 levels, 2 features, log2 T 19) + MLP 64 x 2",
+                          "reduced: a small Fourier-feature MLP stands in for the hash grid chapter 07 builds"),
+    "fit_steps": Scaled(150, 10000, "reduced: a shared 150-step RGB fit, then branches"),
+    "branch_steps": Scaled(100, None, "reduced: each regulariser branch from the same start, equal budget"),
+    "virtual_offsets": Scaled((0.05, 0.10, 0.20), (0.05, 0.10, 0.20), "U(-0.05, 0.05) x gamma, gamma in {1, 2, 4}, in stages"),
+    "dssim_weight": Scaled(0.2, 0.2),
+    "geo_weight": Scaled(0.05, 0.05, "the paper's lambda_geo; the reference's effective depth weight is 0.0025"),
+    "sem_weight": Scaled(0.05, 0.05),
+    "feature_model": Scaled("prior_classifier features", "timm vit_base_patch14_dinov2.lvd142m ([CLS])", "reduced: the judge's pooled features stand in for DINOv2"),
+    "seeds": Scaled((0, 1, 2), (0,), "reduced: the regulariser branches over 3 seeds, with intervals"),
+}
+
+# Chapter 06 — RealmDreamer (arXiv 2404.07199). The full column is the paper's schedule and its reference code
+# (jaidevshriram/realmdreamer).
+CHAPTER_06 = {
+    "image_size": Scaled(32, 512),
+    "inpaint_model": Scaled("prior_text2image", "stabilityai/stable-diffusion-2-inpainting"),
+    "depth_model": Scaled("prior_depth", "prs-eth/marigold-depth-v1-0"),
+    "scale_image": Scaled(1.0, 1.8, "S_I of the 3-way guidance (Eq. 2); reduced: 1.0, measured in the probe"),
+    "scale_text": Scaled(3.0, 7.5, "S_T of the 3-way guidance (Eq. 2); reduced: 3.0, measured in the probe"),
+    "t_range": Scaled((0.1, 0.95), (0.2, 0.98), "paper: U(0.1, 0.95); reference run.sh: [0.2, 0.98]"),
+    "ddim_steps": Scaled(10, 25, "reference: 25 DDIM steps"),
+    "depth_weight": Scaled(1000.0, 1000.0, "lambda_depth of Eq. 6 (Pearson)"),
+    "anchor_weight": Scaled(1e4, 1e4),
+    "distill_steps": Scaled(200, 15000), "refine_steps": Scaled(50, 3000),
+}
+
+# Chapter 07 — Urban Architect (arXiv 2404.06780). The full column is the paper's configuration and its reference
+# code (UrbanArchitect/UrbanArchitect).
+CHAPTER_07 = {
+    "render_size": Scaled(32, 256, "reduced: guide at 32 px (the priors tile at 64); full: 256 then 512 refinement"),
+    "layout_model": Scaled("prior_layout", "stabilityai/stable-diffusion-2-1-base + ControlNet (segmentation + depth)"),
+    "guidance_scale": Scaled(3.0, 7.5, "prior CFG; the estimator uses 1.0"),
+    "t_range": Scaled((0.02, 0.6), (0.02, 0.98)),
+    "lora_rank": Scaled(4, 4),
+    "hash_levels": Scaled(8, 10), "hash_features": Scaled(2, 4), "hash_log2_size": Scaled(12, 21),
+    "cell_size": Scaled(8.0, 400.0, "world units per hash-grid cell along the road"),
+    "distill_steps": Scaled(150, None),
+    "lr": Scaled(1e-2, 1e-3, "reference: AdamW 1e-3 for grid and LoRA"),
+}
+
+CHAPTERS: dict[str, dict[str, Scaled]] = {"01": CHAPTER_01, "02": CHAPTER_02, "03": CHAPTER_03, "04": CHAPTER_04,
+                                          "05": CHAPTER_05, "06": CHAPTER_06, "07": CHAPTER_07}
 
 
 def get_scale() -> str:
@@ -184,10 +289,12 @@ def chapter_config(chapter: str, seed: int = 0, verbose: bool = True) -> Chapter
 
 
 def chapter_values(chapter: str, scale: str) -> dict[str, Any]:
-    """A chapter's settings at ``scale`` (``reduced`` or ``full``), whatever COURSE_SCALE says."""
+    """A chapter's settings (or, for ``chapter="priors"``, the shipped priors' :data:`PRIORS`) at ``scale``
+    (``reduced`` or ``full``), whatever COURSE_SCALE says."""
     if scale not in SCALES:
         raise ValueError(f"scale={scale!r}: choose one of {SCALES}")
-    return {name: getattr(setting, scale) for name, setting in CHAPTERS[chapter].items()}
+    settings = PRIORS if chapter == "priors" else CHAPTERS[chapter]
+    return {name: getattr(setting, scale) for name, setting in settings.items()}
 
 
 def settings_table(chapter: str) -> list[tuple[str, Any, Any, str]]:

@@ -19,7 +19,7 @@ from course_lib.diffusion.schedule import add_noise, alphas_cumprod
 
 
 def sds_weight(t: torch.Tensor) -> torch.Tensor:
-    r"""DreamFusion's weighting :math:`w(t) = 1 - \bar\alpha_t` (chapter 06), (B,)."""
+    r"""DreamFusion's weighting :math:`w(t) = 1 - \bar\alpha_t`, (B,) (chapter 06)."""
     return 1 - alphas_cumprod()[t]
 
 

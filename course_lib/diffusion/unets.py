@@ -28,7 +28,7 @@ def tiny_condition_unet(in_channels: int, out_channels: int, block_out_channels:
 
 
 def tiny_unet(in_channels: int, out_channels: int, block_out_channels: tuple[int, ...] = (32, 64, 64), sample_size: int = 32) -> UNet2DModel:
-    """A small unconditional :class:`~diffusers.UNet2DModel` (chapter 05), for priors without text."""
+    """A small unconditional :class:`~diffusers.UNet2DModel` for priors without text (chapter 05)."""
     levels = len(block_out_channels)
     return UNet2DModel(
         sample_size=sample_size, in_channels=in_channels, out_channels=out_channels, layers_per_block=1,

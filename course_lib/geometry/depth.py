@@ -32,7 +32,7 @@ def scale_shift_invariant_loss(pred: torch.Tensor, target: torch.Tensor, mask: t
 
 
 def pearson(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    r"""Per-image Pearson correlation of (B, H, W) maps over ``mask`` (RealmDreamer Eq. 6's depth agreement) (chapter 06), (B,)."""
+    r"""Per-image Pearson correlation of (B, H, W) maps over ``mask`` (RealmDreamer Eq. 6's depth agreement), (B,) (chapters 05-06)."""
     if a.shape != b.shape or a.ndim != 3:
         raise ValueError(f"a and b must both be (B, H, W), got {tuple(a.shape)} and {tuple(b.shape)}")
     mask = torch.ones_like(a, dtype=torch.bool) if mask is None else mask

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+from course_lib.config import PRIORS
 from course_lib.geometry import drive_cameras, look_at_camera
 from course_lib.scenes import CLASSES, GroundPlane, Scene, make_object, render_many, render_panorama
 from course_lib.scenes import scene_from_prompt, street_scene
@@ -31,8 +32,8 @@ CLASS_COLORS: tuple[str, ...] = ("red", "blue", "yellow")
 PROMPT_CLASSES: tuple[tuple[str, str], ...] = tuple((kind, color) for kind in KINDS for color in CLASS_COLORS)
 PLURAL = {"house": "houses", "car": "cars"}
 
-IMAGE_SIZE = 32  # perspective views and street views are IMAGE_SIZE x IMAGE_SIZE
-PANORAMA_SIZE = (32, 64)  # equirectangular (H, W)
+IMAGE_SIZE = PRIORS["image_size"].reduced  # perspective views and street views are IMAGE_SIZE x IMAGE_SIZE
+PANORAMA_SIZE = PRIORS["panorama_size"].reduced  # equirectangular (H, W)
 FOV_DEG = 50.0
 PANORAMA_CENTER = (0.0, 0.0, 1.0)
 EYE, TARGET = (0.0, 0.0, 1.6), (0.0, 6.0, 0.9)

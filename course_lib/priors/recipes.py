@@ -16,6 +16,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from course_lib.assets import loss_metrics
+from course_lib.config import chapter_values
 from course_lib.diffusion.guidance import drop_condition
 from course_lib.diffusion.inpainting import blur_fill, inpaint_condition, masked_mse, random_masks
 from course_lib.diffusion.sampling import ddim_inpaint, ddim_sample, ddim_timesteps, panorama_eps_fn, seam_error
@@ -27,9 +28,13 @@ from course_lib.priors.dense import DenseUNet, DepthPrior
 from course_lib.priors.shipped import PRIOR_CONFIGS, inpaint_eps_fn, load_classifier, text_eps_fn
 from course_lib.priors.tiny_prior import TinyPrior
 
-PROMPT_DROPOUT = 0.15  # condition dropout for classifier-free guidance
-EVAL_STEPS, EVAL_SCALE = 25, 3.0  # DDIM steps and CFG scale of the quality metrics
-QUICK_STEPS, QUICK_BATCH = 24, 8  # --quick: a few steps, enough to see the loss go down
+# Every number of the recipes is a reduced-scale setting of course_lib.config.PRIORS (the full column there names
+# the public model each prior stands in for).
+SETTINGS = chapter_values("priors", "reduced")
+PROMPT_DROPOUT = SETTINGS["prompt_dropout"]  # condition dropout for classifier-free guidance
+EVAL_STEPS, EVAL_SCALE = SETTINGS["eval_ddim_steps"], SETTINGS["eval_guidance_scale"]  # DDIM steps and CFG scale of the quality metrics
+QUICK_STEPS, QUICK_BATCH = SETTINGS["quick_steps"], SETTINGS["quick_batch"]  # --quick: a few steps, enough to see the loss go down
+BATCH = SETTINGS["batch_size"]
 
 
 def _train(model: nn.Module, loss_fn: Callable[[torch.Generator], torch.Tensor], steps: int, lr: float, seed: int) -> list[float]:
@@ -95,7 +100,8 @@ def _accuracy(classifier: PromptClassifier, rgb: torch.Tensor, labels: torch.Ten
 
 def build_classifier(out_path: Path, *, seed: int, quick: bool = False) -> dict:
     """The judge classifier over the prompt classes, trained on perspective views and panoramas (chapters 05-07)."""
-    views, panos = data.perspective_set(60 if quick else 1800, seed + 1), data.panorama_set(12 if quick else 480, seed + 2)
+    views = data.perspective_set(60 if quick else SETTINGS["classifier_views"], seed + 1)
+    panos = data.panorama_set(12 if quick else SETTINGS["classifier_panoramas"], seed + 2)
     model = PromptClassifier()
 
     def loss_fn(g: torch.Generator) -> torch.Tensor:
@@ -105,7 +111,7 @@ def build_classifier(out_path: Path, *, seed: int, quick: bool = False) -> dict:
         logits = torch.cat([model(x), model(p)])
         return nn.functional.cross_entropy(logits, torch.cat([views.labels[i], panos.labels[j]]))
 
-    losses = _train(model, loss_fn, 24 if quick else 700, 2e-3, seed)
+    losses = _train(model, loss_fn, QUICK_STEPS if quick else SETTINGS["classifier_steps"], SETTINGS["classifier_lr"], seed)
     test_views, test_panos = data.perspective_set(12 if quick else 300, seed + 901), data.panorama_set(6 if quick else 120, seed + 902)
     _save(out_path, {"": model})
     return {**loss_metrics(losses), "steps": len(losses), "heldout_accuracy_views": _accuracy(model, test_views.rgb, test_views.labels),
@@ -120,23 +126,23 @@ def sample_classes(eps_fn_for: Callable[[list[str]], Callable], prompts: list[st
     return ddim_sample(eps_fn_for(prompts), noise, ddim_timesteps(steps)).clamp(-1, 1)
 
 
-TEXT2IMAGE_STEPS, KNOWN_WEIGHT = 1500, 0.1  # training steps; loss weight of the known pixels in the masked half
+TEXT2IMAGE_STEPS, KNOWN_WEIGHT = SETTINGS["text2image_steps"], SETTINGS["text2image_known_weight"]  # loss weight of the known pixels in the masked half
 # CFG scale of the text-to-image samples' metrics and gallery: 7.5, the default guidance_scale of diffusers'
 # Stable Diffusion pipelines, the model this prior stands in for. The build also records the sample accuracy at
 # lower scales (TEXT2IMAGE_SCALE_SWEEP), so the effect of the choice is on record.
-TEXT2IMAGE_SCALE, TEXT2IMAGE_SCALE_SWEEP = 7.5, (3.0, 5.0)
-# Inpainting is scored at the course's evaluation scale EVAL_SCALE = 3: a strong text scale pulls the fill towards
+TEXT2IMAGE_SCALE, TEXT2IMAGE_SCALE_SWEEP = SETTINGS["text2image_guidance_scale"], SETTINGS["text2image_scale_sweep"]
+# Inpainting is scored at S_T = 3, the course's evaluation scale: a strong text scale pulls the fill towards
 # the prompt's typical look and away from this scene (measured on the 750-step build, 4 fills of 48 held-out
 # scenes: mean-of-fills error 0.080 at S_T = 1 and 3, 0.090 at 7.5).
-INPAINT_SCALE = EVAL_SCALE
-FILL_SAMPLES = 8  # inpainting fills per masked image: their mean is the prior's estimate of the hidden pixels
+INPAINT_SCALE = SETTINGS["inpaint_guidance_scale"]
+FILL_SAMPLES = SETTINGS["fill_samples"]  # inpainting fills per masked image: their mean is the prior's estimate of the hidden pixels
 
 
 @torch.no_grad()
 def inpaint_fills(prior: TinyPrior, images: torch.Tensor, masks: torch.Tensor, prompts: list[str | None], samples: int, seed: int,
                   scale_text: float = INPAINT_SCALE, steps: int = EVAL_STEPS) -> torch.Tensor:
-    """``samples`` DDIM inpainting fills (S, B, 3, H, W) of ``images`` where ``masks`` = 1 (chapter 06), each from its
-    own noise: :func:`ddim_inpaint` with 3-way guidance at S_I = 1 (as SD-inpainting pipelines guide) and ``scale_text``."""
+    """``samples`` DDIM inpainting fills (S, B, 3, H, W) of ``images`` where ``masks`` = 1, each from its own noise:
+    :func:`ddim_inpaint` with 3-way guidance at S_I = 1 (as SD-inpainting pipelines guide) and ``scale_text`` (chapter 06)."""
     eps_fn = inpaint_eps_fn(prior, prompts, images, masks, 1.0, scale_text)
     fills = []
     for k in range(samples):
@@ -161,10 +167,10 @@ def build_text2image(out_path: Path, *, seed: int, quick: bool = False) -> dict:
     estimate of the hidden pixels; a single draw from a calibrated prior has about twice its squared
     error, since the true scene is itself one draw), blur fill and the image's mean colour.
     """
-    views = data.perspective_set(48 if quick else 2400, seed + 11)
+    views = data.perspective_set(48 if quick else SETTINGS["text2image_images"], seed + 11)
     prior = TinyPrior(PRIOR_CONFIGS["prior_text2image"])
     size = (data.IMAGE_SIZE, data.IMAGE_SIZE)
-    batch = QUICK_BATCH if quick else 32
+    batch = QUICK_BATCH if quick else BATCH
 
     def loss_fn(g: torch.Generator) -> torch.Tensor:
         i = _batch(len(views.labels), batch, g)
@@ -175,7 +181,7 @@ def build_text2image(out_path: Path, *, seed: int, quick: bool = False) -> dict:
         weight = masks + KNOWN_WEIGHT * (1 - masks)  # text-to-image half: all ones
         return _diffusion_loss(prior, x0, [views.prompts[k] for k in i], extra, None, g, weight)
 
-    losses = _train(prior, loss_fn, QUICK_STEPS if quick else TEXT2IMAGE_STEPS, 1.5e-3, seed)
+    losses = _train(prior, loss_fn, QUICK_STEPS if quick else TEXT2IMAGE_STEPS, SETTINGS["text2image_lr"], seed)
     _save(out_path, {"prior": prior})
     metrics = {**loss_metrics(losses), "steps": len(losses), "scale": TEXT2IMAGE_SCALE, "inpaint_scale": INPAINT_SCALE}
     if quick:
@@ -202,23 +208,23 @@ def build_text2image(out_path: Path, *, seed: int, quick: bool = False) -> dict:
     return metrics
 
 
-PANORAMA_WINDOW, PANORAMA_STRIDE = 32, 16  # circular MultiDiffusion windows over the 32 x 64 canvas
+PANORAMA_WINDOW, PANORAMA_STRIDE = SETTINGS["panorama_window"], SETTINGS["panorama_stride"]  # circular MultiDiffusion windows over the 32 x 64 canvas
 
 
 def build_panorama(out_path: Path, *, seed: int, quick: bool = False) -> dict:
     """The panorama prior (chapter 05): trained on wrapped 32 x 32 crops of 32 x 64 equirectangular panoramas
     (a random turn about the vertical axis, then the left half), prompt-conditioned; sampled over the full
     panorama with circular MultiDiffusion."""
-    panos = data.panorama_set(24 if quick else 1200, seed + 51)
+    panos = data.panorama_set(24 if quick else SETTINGS["panorama_images"], seed + 51)
     prior = TinyPrior(PRIOR_CONFIGS["prior_panorama"])
-    batch = QUICK_BATCH if quick else 32
+    batch = QUICK_BATCH if quick else BATCH
 
     def loss_fn(g: torch.Generator) -> torch.Tensor:
         i = _batch(len(panos.labels), batch, g)
         crops = _roll(_flip(panos.rgb[i], g), g)[..., :PANORAMA_WINDOW]
         return _diffusion_loss(prior, crops, [panos.prompts[k] for k in i], None, None, g)
 
-    losses = _train(prior, loss_fn, QUICK_STEPS if quick else 650, 1.5e-3, seed)
+    losses = _train(prior, loss_fn, QUICK_STEPS if quick else SETTINGS["panorama_steps"], SETTINGS["panorama_lr"], seed)
     _save(out_path, {"prior": prior})
     metrics = {**loss_metrics(losses), "steps": len(losses)}
     if quick:
@@ -239,10 +245,11 @@ def build_depth(out_path: Path, *, seed: int, quick: bool = False) -> dict:
     """The monocular depth prior (chapters 05-06): perspective views, panorama tangent-like views and street views,
     scale- and shift-invariant loss; held-out Pearson with the true depth on non-sky pixels."""
     n = 16 if quick else 1
-    sets = [data.perspective_set(1200 // n, seed + 31), data.ring_views(900 // n, seed + 32), data.street_set(600 // n, seed + 33)]
+    views, ring, streets = SETTINGS["depth_images"]
+    sets = [data.perspective_set(views // n, seed + 31), data.ring_views(ring // n, seed + 32), data.street_set(streets // n, seed + 33)]
     rgb, depth = torch.cat([s.rgb for s in sets]), torch.cat([s.depth for s in sets])
     model = DepthPrior()
-    batch = QUICK_BATCH if quick else 32
+    batch = QUICK_BATCH if quick else BATCH
 
     def loss_fn(g: torch.Generator) -> torch.Tensor:
         i = _batch(len(rgb), batch, g)
@@ -251,7 +258,7 @@ def build_depth(out_path: Path, *, seed: int, quick: bool = False) -> dict:
         d = torch.where(flip[:, None, None], depth[i].flip(-1), depth[i])
         return scale_shift_invariant_loss(model(x), d)
 
-    losses = _train(model, loss_fn, QUICK_STEPS if quick else 900, 2e-3, seed)
+    losses = _train(model, loss_fn, QUICK_STEPS if quick else SETTINGS["depth_steps"], SETTINGS["depth_lr"], seed)
     _save(out_path, {"": model})
     metrics = {**loss_metrics(losses), "steps": len(losses)}
     tests = {"views": data.perspective_set(12 if quick else 120, seed + 931), "ring_views": data.ring_views(12 if quick else 120, seed + 932),
@@ -272,11 +279,11 @@ def build_layout(out_path: Path, *, seed: int, quick: bool = False) -> dict:
     trained on true renders, judges layout adherence: pixel agreement of its labels on samples
     with the layout's labels.
     """
-    streets = data.street_set(48 if quick else 2000, seed + 41)
+    streets = data.street_set(48 if quick else SETTINGS["layout_images"], seed + 41)
     conditions = data.layout_condition(streets.semantic, streets.depth)
     prior = TinyPrior(PRIOR_CONFIGS["prior_layout"])
     segmenter = DenseUNet(3, len(data.LAYOUT_CLASSES))
-    batch = QUICK_BATCH if quick else 32
+    batch = QUICK_BATCH if quick else BATCH
 
     def prior_loss(g: torch.Generator) -> torch.Tensor:
         i = _batch(len(streets.prompts), batch, g)
@@ -290,8 +297,8 @@ def build_layout(out_path: Path, *, seed: int, quick: bool = False) -> dict:
         x = streets.rgb[i] + 0.1 * torch.rand(()) * torch.randn(streets.rgb[i].shape, generator=g)
         return nn.functional.cross_entropy(segmenter(x), streets.semantic[i])
 
-    losses = _train(prior, prior_loss, QUICK_STEPS if quick else 650, 1.5e-3, seed)
-    segmenter_losses = _train(segmenter, segmenter_loss, QUICK_STEPS if quick else 400, 2e-3, seed + 1)
+    losses = _train(prior, prior_loss, QUICK_STEPS if quick else SETTINGS["layout_steps"], SETTINGS["layout_lr"], seed)
+    segmenter_losses = _train(segmenter, segmenter_loss, QUICK_STEPS if quick else SETTINGS["segmenter_steps"], SETTINGS["segmenter_lr"], seed + 1)
     _save(out_path, {"prior": prior, "segmenter": segmenter})
     metrics = {**loss_metrics(losses), "steps": len(losses), "segmenter_loss_start": loss_metrics(segmenter_losses)["loss_start"],
                "segmenter_loss_end": loss_metrics(segmenter_losses)["loss_end"]}

@@ -39,7 +39,7 @@ def _frozen(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> torch.nn.
 
 
 def load_prior(name: str) -> TinyPrior:
-    """A shipped diffusion prior, frozen, in eval mode (chapters 05-07); ``name`` is a key of :data:`PRIOR_CONFIGS`."""
+    """A shipped diffusion prior, frozen, in eval mode; ``name`` is a key of :data:`PRIOR_CONFIGS` (chapters 05-07)."""
     if name not in PRIOR_CONFIGS:
         raise ValueError(f"unknown prior {name!r}; the diffusion priors are {sorted(PRIOR_CONFIGS)}")
     state = {k.removeprefix("prior."): v for k, v in assets.load(name).items() if k.startswith("prior.")}

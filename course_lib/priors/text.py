@@ -33,7 +33,7 @@ def tokenize_prompts(prompts: list[str]) -> torch.Tensor:
 
 
 class PromptEncoder(nn.Module):
-    """Word ids (B, L) -> prompt tokens (B, L, dim) (chapter 05); ``null(B)`` gives the learned empty prompt.
+    """Word ids (B, L) -> prompt tokens (B, L, dim); ``null(B)`` gives the learned empty prompt (chapter 05).
 
     Stand-in for the frozen text encoder of latent diffusion (Rombach et al., 2022, Eq. 3's
     :math:`\\tau_\\theta(y)`), trained jointly with the tiny prior.

@@ -20,6 +20,12 @@ ALPHA_MIN = 1.0 / 255.0
 T_MIN = 1e-4
 
 
+def pixel_centers(width: int, height: int, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(H*W, 2) pixel centres (x, y) = (j + 0.5, i + 0.5), row-major: where both rasterizers evaluate the splats (chapter 05)."""
+    i, j = torch.meshgrid(torch.arange(height, dtype=dtype, device=device), torch.arange(width, dtype=dtype, device=device), indexing="ij")
+    return torch.stack([j + 0.5, i + 0.5], dim=-1).reshape(-1, 2)
+
+
 def splat_alpha(delta: torch.Tensor, conics: torch.Tensor, opacities: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Opacity of splats at pixel offsets ``delta`` (..., 2) with ``conics`` (..., 3) and ``opacities`` (...) (3DGS eq. 4: the Gaussian G, projected by eq. 5, times the opacity) (chapter 05).
 

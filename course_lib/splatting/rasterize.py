@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.splatting.compositing import composite_weights, splat_alpha
-from course_lib.splatting.rasterize_dense import pixel_centers
+from course_lib.splatting.compositing import composite_weights, pixel_centers, splat_alpha
 
 
 @torch.no_grad()

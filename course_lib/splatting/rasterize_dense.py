@@ -8,13 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.splatting.compositing import composite_weights, splat_alpha
-
-
-def pixel_centers(width: int, height: int, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> torch.Tensor:
-    """(H*W, 2) pixel centres (x, y) = (j + 0.5, i + 0.5), row-major (chapter 05)."""
-    i, j = torch.meshgrid(torch.arange(height, dtype=dtype, device=device), torch.arange(width, dtype=dtype, device=device), indexing="ij")
-    return torch.stack([j + 0.5, i + 0.5], dim=-1).reshape(-1, 2)
+from course_lib.splatting.compositing import composite_weights, pixel_centers, splat_alpha
 
 
 def rasterize_dense(
