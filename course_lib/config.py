@@ -1,7 +1,8 @@
 """The scale switch, device choice and seeding shared by every chapter.
 
 Every notebook starts with ``cfg = chapter_config("NN")``. It reads ``COURSE_SCALE``
-(``reduced``, the default, or ``full``), picks the device, seeds every random number
+(``reduced``, the default, or ``full``) and ``COURSE_DEVICE`` (``auto``, the default: the GPU where
+one is visible; ``cpu``; ``cuda``), picks the device, seeds every random number
 generator and prints one status line. The numbers of every chapter live here, the
 reduced and the full value side by side, so that a reader sees at once what the CPU
 version shrinks and by how much.
@@ -234,17 +235,40 @@ def get_scale() -> str:
     return scale
 
 
-def pick_device(scale: str) -> torch.device:
-    """CPU at reduced scale (deterministic and offline); the GPU at full scale."""
-    if scale == "reduced":
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
+DEVICES = ("auto", "cpu", "cuda")
+# Chapters whose reduced run stays on the CPU even where a GPU is visible, and why (their notebooks and training
+# loops do not move models and batches to cfg.device yet).
+CPU_ONLY_REDUCED = {number: "its reduced run is written for the CPU" for number in ("01", "02", "03", "04")}
+
+
+def get_device_choice() -> str:
+    """Return the device asked for by ``COURSE_DEVICE`` (``auto``, the default, ``cpu`` or ``cuda``)."""
+    choice = os.environ.get("COURSE_DEVICE", "auto").strip().lower() or "auto"
+    if choice not in DEVICES:
+        raise ValueError(
+            f"COURSE_DEVICE={os.environ.get('COURSE_DEVICE')!r} is not a device choice of this course. "
+            f"Set it to one of {DEVICES} (`auto` takes the GPU when one is visible) or unset it for the default."
+        )
+    return choice
+
+
+def pick_device(scale: str, choice: str | None = None) -> torch.device:
+    """The device of a run: ``COURSE_DEVICE`` (or ``choice``) ``auto`` takes CUDA when a GPU is visible, else the
+    CPU; ``cpu`` / ``cuda`` force one. Full scale needs CUDA."""
+    choice = get_device_choice() if choice is None else choice
+    if choice not in DEVICES:
+        raise ValueError(f"device choice {choice!r}: choose one of {DEVICES}")
+    cuda = torch.cuda.is_available()
+    if scale == "full" and (choice == "cpu" or not cuda):
         raise RuntimeError(
             "COURSE_SCALE=full runs the paper-sized configuration and needs a CUDA GPU, "
-            "and none is visible here. Run on a GPU machine (e.g. Colab with a GPU runtime), "
-            "or unset COURSE_SCALE to run the reduced scale on this CPU."
+            + ("and COURSE_DEVICE=cpu forbids it. Unset COURSE_DEVICE, " if choice == "cpu" and cuda else "and none is visible here. Run on a GPU machine (e.g. Colab with a GPU runtime), ")
+            + "or unset COURSE_SCALE to run the reduced scale on this CPU."
         )
-    return torch.device("cuda")
+    if choice == "cuda" and not cuda:
+        raise RuntimeError("COURSE_DEVICE=cuda asks for a CUDA GPU and none is visible here; "
+                           "unset COURSE_DEVICE (or set it to auto or cpu) to run on the CPU.")
+    return torch.device("cuda" if cuda and choice != "cpu" else "cpu")
 
 
 def seed_everything(seed: int) -> None:
@@ -263,6 +287,7 @@ class ChapterConfig:
     device: torch.device
     seed: int
     values: dict[str, Any] = field(default_factory=dict)
+    device_note: str = ""
 
     def __getattr__(self, name: str) -> Any:
         values = self.__dict__.get("values", {})
@@ -272,7 +297,8 @@ class ChapterConfig:
 
     @property
     def status_line(self) -> str:
-        return f"chapter {self.chapter} | scale={self.scale} | device={self.device} | torch {torch.__version__} | seed={self.seed}"
+        device = self.device_note or str(self.device)
+        return f"chapter {self.chapter} | scale={self.scale} | device={device} | torch {torch.__version__} | seed={self.seed}"
 
 
 def chapter_config(chapter: str, seed: int = 0, verbose: bool = True) -> ChapterConfig:
@@ -281,8 +307,11 @@ def chapter_config(chapter: str, seed: int = 0, verbose: bool = True) -> Chapter
         raise KeyError(f"unknown chapter {chapter!r}; chapters with settings: {sorted(CHAPTERS)}")
     scale = get_scale()
     device = pick_device(scale)
+    note = ""
+    if scale == "reduced" and device.type != "cpu" and chapter in CPU_ONLY_REDUCED:
+        device, note = torch.device("cpu"), f"cpu ({CPU_ONLY_REDUCED[chapter]}; a GPU is visible)"
     seed_everything(seed)
-    cfg = ChapterConfig(chapter=chapter, scale=scale, device=device, seed=seed, values=chapter_values(chapter, scale))
+    cfg = ChapterConfig(chapter=chapter, scale=scale, device=device, seed=seed, values=chapter_values(chapter, scale), device_note=note)
     if verbose:
         print(cfg.status_line)
     return cfg

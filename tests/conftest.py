@@ -11,6 +11,18 @@ from course_lib.grading.grader import GradeResult, grade
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the tests marked ``gpu`` where no CUDA GPU is visible, saying so."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU and none is visible here (run it on a GPU machine: pytest -m gpu)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
 # (label, seconds) of every notebook run by the suite, printed in the terminal summary.
 NOTEBOOK_DURATIONS: list[tuple[str, float]] = []
 

@@ -10,6 +10,7 @@ from course_lib import config, widgets
 
 def test_default_scale_is_reduced(monkeypatch, capsys):
     monkeypatch.delenv("COURSE_SCALE", raising=False)
+    monkeypatch.delenv("COURSE_DEVICE", raising=False)
     cfg = config.chapter_config("01")
     assert cfg.scale == "reduced" and cfg.device.type == "cpu"
     assert cfg.segment_len == config.CHAPTER_01["segment_len"].reduced
@@ -28,6 +29,29 @@ def test_full_scale_without_gpu_says_what_it_needs(monkeypatch):
     monkeypatch.setenv("COURSE_SCALE", "full")
     with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
         config.chapter_config("01")
+
+
+def test_device_switch(monkeypatch, capsys):
+    monkeypatch.delenv("COURSE_SCALE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # as on a GPU machine
+    monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    assert config.chapter_config("05").device.type == "cuda"  # auto takes the GPU
+    cfg = config.chapter_config("01")  # chapters 01-04 keep their CPU run, and say so
+    assert cfg.device.type == "cpu" and "a GPU is visible" in capsys.readouterr().out
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    assert config.chapter_config("05", verbose=False).device.type == "cpu"
+    monkeypatch.setenv("COURSE_DEVICE", "gpu")
+    with pytest.raises(ValueError, match="auto.*cpu.*cuda"):
+        config.chapter_config("05")
+
+
+def test_cuda_asked_for_without_a_gpu_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("COURSE_DEVICE", "cuda")
+    with pytest.raises(RuntimeError, match="none is visible"):
+        config.chapter_config("05")
+    monkeypatch.setenv("COURSE_DEVICE", "auto")
+    assert config.chapter_config("05", verbose=False).device.type == "cpu"
 
 
 def test_seeding_is_deterministic():
