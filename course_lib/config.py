@@ -224,15 +224,18 @@ CHAPTERS: dict[str, dict[str, Scaled]] = {"01": CHAPTER_01, "02": CHAPTER_02, "0
                                           "05": CHAPTER_05, "06": CHAPTER_06, "07": CHAPTER_07}
 
 
+def _env_choice(variable: str, choices: tuple[str, ...], example: str) -> str:
+    """The value of environment ``variable`` (default: the first of ``choices``), checked against ``choices``."""
+    value = os.environ.get(variable, choices[0]).strip().lower() or choices[0]
+    if value not in choices:
+        raise ValueError(f"{variable}={os.environ.get(variable)!r} is not a choice of this course. "
+                         f"Set it to one of {choices} ({example}) or unset it for the default, {choices[0]!r}.")
+    return value
+
+
 def get_scale() -> str:
     """Return the scale chosen by ``COURSE_SCALE`` (default ``reduced``)."""
-    scale = os.environ.get("COURSE_SCALE", "reduced").strip().lower() or "reduced"
-    if scale not in SCALES:
-        raise ValueError(
-            f"COURSE_SCALE={os.environ.get('COURSE_SCALE')!r} is not a scale of this course. "
-            f"Set it to one of {SCALES} (e.g. `export COURSE_SCALE=reduced`) or unset it for the default."
-        )
-    return scale
+    return _env_choice("COURSE_SCALE", SCALES, "e.g. `export COURSE_SCALE=reduced`")
 
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -243,13 +246,7 @@ CPU_ONLY_REDUCED = {number: "its reduced run is written for the CPU" for number 
 
 def get_device_choice() -> str:
     """Return the device asked for by ``COURSE_DEVICE`` (``auto``, the default, ``cpu`` or ``cuda``)."""
-    choice = os.environ.get("COURSE_DEVICE", "auto").strip().lower() or "auto"
-    if choice not in DEVICES:
-        raise ValueError(
-            f"COURSE_DEVICE={os.environ.get('COURSE_DEVICE')!r} is not a device choice of this course. "
-            f"Set it to one of {DEVICES} (`auto` takes the GPU when one is visible) or unset it for the default."
-        )
-    return choice
+    return _env_choice("COURSE_DEVICE", DEVICES, "`auto` takes the GPU when one is visible")
 
 
 def pick_device(scale: str, choice: str | None = None) -> torch.device:

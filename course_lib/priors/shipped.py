@@ -1,14 +1,6 @@
 """The shipped tiny priors: their configs, loading, and their guided noise predictors (chapters 05-07).
 
-========================  ==============================================  ===========================
-asset                     stands in for                                   inputs
-========================  ==============================================  ===========================
-``prior_text2image``      Stable Diffusion + SD-inpainting                x_t, mask, masked image, prompt
-``prior_panorama``        SD + 360° LoRA (DreamScene360)                  x_t (32 x 32 crops), prompt
-``prior_layout``          SD + ControlNet (seg + depth, Urban Architect)  x_t, semantic + depth layout, prompt
-``prior_depth``           Marigold / Depth Anything / DPT                 RGB -> relative depth
-``prior_classifier``      CLIP / DINO (judge, features)                   RGB -> prompt class
-========================  ==============================================  ===========================
+Which public model each one stands in for: :mod:`course_lib.priors` and :data:`course_lib.config.PRIORS`.
 """
 
 from __future__ import annotations
