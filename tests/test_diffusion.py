@@ -56,6 +56,29 @@ def test_three_way_guidance_of_a_prior_with_image_scale_one_is_two_way_around_th
     assert torch.allclose(three, classifier_free_guidance(eps_image, eps_both, 4.0), atol=1e-5)
 
 
+def test_noise_functions_take_one_timestep_per_sample_and_size_their_conditions_from_the_input():
+    torch.manual_seed(0)
+    prior = TinyPrior(PriorConfig(extra_channels=4, block_out_channels=(8, 16, 16), attention_head_dim=8, cross_attention_dim=16)).eval()
+    prompts = ["two red houses in a park", "two blue cars in a park"]
+    x, t = torch.randn(2, 3, 24, 40), torch.tensor([100, 800])  # not the 32 px training size
+    with torch.no_grad():
+        eps_fn = inpaint_eps_fn(prior, prompts, None, None, scale_text=3.0)
+        both = eps_fn(x, t)
+        alone = [inpaint_eps_fn(prior, [p], None, None, scale_text=3.0)(x[i : i + 1], int(t[i])) for i, p in enumerate(prompts)]
+        assert both.shape == x.shape
+        assert torch.allclose(both, torch.cat(alone), atol=1e-5), "sample i must be denoised at its own timestep t[i]"
+        assert torch.allclose(eps_fn(x, 100), eps_fn(x, torch.tensor([100, 100])), atol=1e-6), "an int means the same t for all"
+        assert torch.allclose(eps_fn(x, torch.tensor(100)), eps_fn(x, 100), atol=1e-6)
+        with pytest.raises(ValueError, match=r"\(2,\) tensor of timesteps"):
+            eps_fn(x, torch.tensor([1, 2, 3]))
+        with pytest.raises(ValueError, match="integers"):
+            eps_fn(x, torch.tensor([0.5, 0.5]))
+    # SDS passes a (B,) tensor straight to the prior's noise function: no adapter needed
+    render = torch.zeros(2, 3, 24, 40, requires_grad=True)
+    sds_loss(eps_fn, render, t, generator=torch.Generator().manual_seed(0)).backward()
+    assert render.grad is not None and render.grad.abs().sum() > 0
+
+
 def test_ddim_inpainting_keeps_the_known_pixels_and_fills_the_hidden_ones_from_the_prior():
     mode = torch.linspace(-0.5, 0.5, 3 * 8 * 8).reshape(1, 3, 8, 8).expand(2, -1, -1, -1)
     image = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1  # far from the mode
