@@ -3,7 +3,6 @@ chapter the class is, the two CSV files, and submissions that cannot be graded o
 
 from __future__ import annotations
 
-import copy
 import csv
 import os
 import re
@@ -250,7 +249,7 @@ def test_a_renamed_notebook_is_graded_by_the_single_command(classroom, capsys):
     (classroom / "solutions").mkdir()
     (classroom / "solutions" / "00_fixture.ipynb").write_bytes(SOLUTION.read_bytes())
     path = classroom / "subs" / "alice_00.ipynb"
-    nbformat.write(copy.deepcopy(learner(SQUARE)), path)
+    nbformat.write(learner(SQUARE), path)
     assert main([str(path)]) == 0
     out = capsys.readouterr().out
     assert f"against {classroom / 'solutions' / '00_fixture.ipynb'} in" in out
