@@ -254,3 +254,18 @@ def test_a_renamed_notebook_is_graded_by_the_single_command(classroom, capsys):
     out = capsys.readouterr().out
     assert f"against {classroom / 'solutions' / '00_fixture.ipynb'} in" in out
     assert out.rstrip().endswith("score: 1/2")
+
+
+def test_a_notebook_that_names_no_chapter_is_graded_with_the_chapter_option(classroom, capsys):
+    (classroom / "solutions").mkdir()
+    (classroom / "solutions" / "00_fixture.ipynb").write_bytes(SOLUTION.read_bytes())
+    nb = learner(SQUARE)
+    del nb.metadata["course"]
+    for cell in nb.cells:
+        cell.metadata.pop("tags", None)
+    path = classroom / "subs" / "bob.ipynb"
+    nbformat.write(nb, path)
+    assert main([str(path)]) == 2
+    assert "cannot tell which chapter" in capsys.readouterr().err
+    assert main([str(path), "--chapter", "0"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("score: 1/2")

@@ -71,7 +71,7 @@ def _interrupt_on_termination():
             signal.signal(getattr(signal, name), handler)
 
 
-def _grade_one(args: argparse.Namespace) -> int:
+def _grade_notebook(args: argparse.Namespace) -> int:
     notebook = args.notebooks[0]
     solution = args.solution
     if solution is None and args.chapter is not None:
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--{name.replace('_', '-')} must be a positive number of seconds")
     try:
         with _interrupt_on_termination():
-            return _grade_class(args) if args.out is not None else _grade_one(args)
+            return _grade_class(args) if args.out is not None else _grade_notebook(args)
     except GradingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

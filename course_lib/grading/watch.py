@@ -50,10 +50,10 @@ def kill_tree(pid: int) -> None:
         procs = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
         return
-    own_group = os.getpgrp()
+    own_group = os.getpgrp() if hasattr(os, "killpg") else None
     for proc in procs:
         with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError):
-            if os.getpgid(proc.pid) == proc.pid != own_group:
+            if own_group is not None and os.getpgid(proc.pid) == proc.pid != own_group:
                 os.killpg(proc.pid, signal.SIGKILL)
         with contextlib.suppress(psutil.Error):
             proc.kill()
