@@ -87,7 +87,8 @@ def _solution_notebook() -> nbformat.NotebookNode:
 
 def test_learner_notebook_has_no_outputs_and_clean_metadata():
     learner = make_learner_notebook(_solution_notebook(), "notebooks/00_x.ipynb")
-    assert set(learner.metadata) == {"kernelspec"}
+    assert set(learner.metadata) == {"kernelspec", "course"}
+    assert learner.metadata["course"] == {"chapter": "00"}  # from the file name: the grader reads it, not the name
     code_cells = [cell for cell in learner.cells if cell.cell_type == "code"]
     assert all(cell.outputs == [] and cell.execution_count is None for cell in code_cells)
     exercise = next(cell for cell in learner.cells if cell.id == "exercise-00-1")
@@ -96,6 +97,14 @@ def test_learner_notebook_has_no_outputs_and_clean_metadata():
     check = next(cell for cell in learner.cells if cell.id == "check-00-1")
     assert check.metadata == {"tags": ["check", "check-00-1"], "editable": False, "deletable": False}
     assert [cell.id for cell in learner.cells] == ["title", "colab-setup", "exercise-00-1", "check-00-1"]
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda path: path.name)
+def test_notebooks_name_their_chapter_in_metadata(solution):
+    learner = nbformat.read(REPO_ROOT / "notebooks" / solution.name, as_version=4)
+    chapter = solution.name[:2]
+    assert learner.metadata.get("course") == {"chapter": chapter}, "the grader finds the solution by this, not by the file name"
+    assert nbformat.read(solution, as_version=4).metadata.get("course") == {"chapter": chapter}
 
 
 def test_output_is_deterministic_and_canonical(tmp_path):
@@ -125,7 +134,7 @@ def test_clean_solution_keeps_outputs_and_drops_noise(tmp_path):
     nbformat.write(_solution_notebook(), path)
     assert clean_solution(path) is True
     nb = nbformat.read(path, as_version=4)
-    assert set(nb.metadata) == {"kernelspec"}
+    assert set(nb.metadata) == {"kernelspec", "course"} and nb.metadata["course"] == {"chapter": "00"}
     exercise = next(cell for cell in nb.cells if cell.id == "exercise-00-1")
     assert exercise.execution_count == 3 and exercise.outputs[0]["text"] == "hi\n"
     assert "return 1" in exercise.source and exercise.metadata == {"tags": ["exercise", "exercise-00-1"]}

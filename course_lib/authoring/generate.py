@@ -5,8 +5,10 @@ In every code cell, each region from a line ``### BEGIN SOLUTION`` to a line
 ``raise NotImplementedError()`` at the indentation of the BEGIN line; in markdown cells,
 regions between ``<!-- BEGIN SOLUTION -->`` and ``<!-- END SOLUTION -->`` are removed.
 Outputs and execution counts are stripped, metadata is cleaned (cell ``tags`` kept), cell
-ids are kept, check cells are marked read-only, and the badges and Colab set-up cell are
-written from ``course_lib.links``. The output is byte-for-byte deterministic.
+ids are kept, check cells are marked read-only, the chapter is written into the notebook's
+metadata (``course.chapter``, read by the grader whatever the learner renames the file to),
+and the badges and Colab set-up cell are written from ``course_lib.links``. The output is
+byte-for-byte deterministic.
 
     python -m course_lib.authoring.generate                    # regenerate notebooks/ and README table
     python -m course_lib.authoring.generate --check            # exit 1 if anything is out of sync
@@ -26,6 +28,7 @@ import nbformat
 
 from course_lib.authoring.badges import apply_links
 from course_lib.authoring.readme import update_readme
+from course_lib.grading.chapter import stamp_chapter
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,9 +107,10 @@ def clean_metadata(nb: nbformat.NotebookNode) -> None:
 
 
 def make_learner_notebook(solution: nbformat.NotebookNode, path: str) -> nbformat.NotebookNode:
-    """The learner version of ``solution``, for repository-relative ``path`` (used by the badges)."""
+    """The learner version of ``solution``, for repository-relative ``path`` (badges, chapter)."""
     nb = copy.deepcopy(solution)
     clean_metadata(nb)
+    stamp_chapter(nb, Path(path).name)
     for cell in nb.cells:
         where = f"{path}, cell {cell.id}"
         if cell.cell_type == "code":
@@ -135,7 +139,7 @@ def _repo_path(path: Path) -> str:
 
 
 def clean_solution(path: str | Path) -> bool:
-    """Clean a solution notebook in place: strip metadata noise, write badges and Colab cell.
+    """Clean a solution notebook in place: strip metadata noise, write chapter, badges and Colab cell.
 
     Outputs and execution counts are kept (nbval compares the check cells against them).
     Returns whether the file changed.
@@ -157,6 +161,7 @@ def _cleaned(path: Path) -> tuple[bytes, bytes]:
     before = path.read_bytes()
     nb = nbformat.reads(before.decode("utf-8"), as_version=4)
     clean_metadata(nb)
+    stamp_chapter(nb, path.name)
     apply_links(nb, _repo_path(path))
     return before, notebook_text(nb).encode("utf-8")
 

@@ -1,7 +1,9 @@
 """Checking and grading: the checkers called by check cells, and the notebook grader.
 
 ``grade``, ``GradeResult`` and ``GradingError`` come from ``course_lib.grading.grader``
-(``python -m course_lib.grading NOTEBOOK``); the checker toolkit lives in
+(``python -m course_lib.grading NOTEBOOK``); a whole class is graded by
+``course_lib.grading.gradebook`` (``python -m course_lib.grading SUBMISSIONS... --out
+grades.csv``); the checker toolkit lives in
 ``course_lib.grading.checking``. Both are imported on first use, so that a check cell
 importing a checker does not load the grader, and the other way round.
 """

@@ -1,7 +1,7 @@
-"""``python -m course_lib.grading NOTEBOOK [--solution PATH] [--timeout S]``: see ``grader``."""
+"""``python -m course_lib.grading NOTEBOOK`` or ``SUBMISSIONS... --out grades.csv``: see ``cli``."""
 
 import sys
 
-from course_lib.grading.grader import main
+from course_lib.grading.cli import main
 
 sys.exit(main())

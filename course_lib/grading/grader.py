@@ -19,6 +19,14 @@
    or an output mismatch); the score is the number of check cells that passed. The report
    also says how many other cells failed (an experiment's assert, say).
 
+The solution is found by the chapter the notebook names (``course.chapter`` metadata, else
+its check tags; see ``course_lib.grading.chapter``), not by its file name. pytest, nbval and
+the kernel run under watch (``course_lib.grading.watch``): a kernel that dies mid-cell, or a
+notebook over its time limit (``notebook_timeout``), stops the run, and the checks that passed
+before still count; an interrupted grader leaves no graded copy and no kernel behind.
+``python -m course_lib.grading SUBMISSIONS... --out grades.csv`` grades a whole class
+(``course_lib.grading.gradebook``).
+
 What it cannot stop: the learner's code runs in the same kernel as the checks, so a cell
 that patches a checker, the reference functions or IPython's input handling before the
 checks run could fake a pass. The grader names every learner cell that reaches for such
@@ -28,13 +36,12 @@ a checker refuses course_lib's own reference passed in place of the learner's co
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -42,11 +49,18 @@ from pathlib import Path
 
 import nbformat
 
+from course_lib.grading.chapter import find_solution, notebook_chapter
 from course_lib.grading.merge import GradingError, merge_checks, reference_checks
+from course_lib.grading.notebook_file import read_notebook
+from course_lib.grading.watch import CANCELLED, KERNEL_DIED, TIME_LIMIT, run_watched
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SANITIZER = REPO_ROOT / "tests" / "nbval_sanitize.cfg"
 DEFAULT_CELL_TIMEOUT_S = 300
+
+
+class GradingCancelled(Exception):
+    """Grading was stopped on request (``cancel`` was set); nothing of the run is left."""
 
 
 @dataclass
@@ -82,6 +96,7 @@ class GradeResult:
     notes: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     pytest_output: str = ""
+    problem: str = ""
 
     @property
     def score(self) -> int:
@@ -108,19 +123,32 @@ class GradeResult:
             out.append(f"other cells: {len(failed)} of {len(others)} failed (first: {failed[0].cell_id}: {failed[0].reason})")
         else:
             out.append(f"other cells: all {len(others)} ran")
+        if self.problem:
+            out.append(f"stopped: {self.problem}")
         out.append(f"graded {self.notebook} against {self.solution} in {self.duration_s:.1f} s")
         out.append(f"score: {self.score}/{self.total}")
         return "\n".join(line.rstrip() for line in out)
 
 
-def default_solution(notebook: Path) -> Path:
-    """``solutions/<name>`` beside the notebook's folder, else in the repository of course_lib."""
-    candidates = [notebook.resolve().parent.parent / "solutions" / notebook.name, REPO_ROOT / "solutions" / notebook.name]
-    for candidate in candidates:
+def default_solution(notebook: Path, nb: nbformat.NotebookNode) -> Path:
+    """The solution of the chapter ``nb`` names, in ``solutions/`` beside the notebook's folder, else
+    in the repository of course_lib; for a notebook that names no chapter, ``solutions/<same name>``."""
+    folders = [notebook.resolve().parent.parent / "solutions", REPO_ROOT / "solutions"]
+    info = notebook_chapter(nb)
+    if info.chapter is not None:
+        found = find_solution(info.chapter, folders, prefer_name=notebook.name)
+        if found is None:
+            raise GradingError(
+                f"{notebook} is a chapter {info.chapter} notebook (by {info.source}), but there is no "
+                f"{info.chapter}_*.ipynb in {' or '.join(map(str, folders))}; pass --solution PATH"
+            )
+        return found
+    for candidate in (folder / notebook.name for folder in folders):
         if candidate.exists():
             return candidate
     raise GradingError(
-        f"no solution notebook for {notebook}: looked for {' and '.join(map(str, candidates))}; pass --solution PATH"
+        f"cannot tell which chapter {notebook} belongs to ({info.source}), and there is no "
+        f"solution notebook of the same name in {' or '.join(map(str, folders))}; pass --solution PATH"
     )
 
 
@@ -133,17 +161,31 @@ def check_title(cell: nbformat.NotebookNode, exercise: str) -> str:
     return re.sub(r":\s*(correct|ok|passed)\W*$", "", line, flags=re.IGNORECASE).strip()
 
 
-def _read(path: Path, what: str) -> nbformat.NotebookNode:
-    if not path.is_file():
-        raise GradingError(f"{what} {path} does not exist")
+def _load_records(report: Path) -> dict:
     try:
-        return nbformat.read(path, as_version=4)
-    except Exception as error:  # nbformat raises several unrelated types for unreadable files
-        raise GradingError(f"cannot read {what} {path}: {error}") from error
+        return json.loads(report.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
-def _run_nbval(copy_path: Path, timeout: float, sanitizer: Path | None) -> tuple[dict, str]:
-    """Run nbval on ``copy_path`` in a subprocess; return the per-cell records and pytest's output."""
+def _running_cell(records: dict) -> str | None:
+    return next((cell_id for cell_id, rec in records.items() if rec["outcome"] == "running"), None)
+
+
+def _run_nbval(
+    copy_path: Path,
+    timeout: float,
+    sanitizer: Path | None,
+    *,
+    notebook_timeout: float | None = None,
+    cancel: threading.Event | None = None,
+    env_overrides: dict[str, str] | None = None,
+) -> tuple[dict, str, str | None]:
+    """Run nbval on ``copy_path`` in a watched subprocess.
+
+    Returns the per-cell records (a cell still ``running`` when the run was stopped among
+    them), pytest's output, and why the run was stopped (``None`` when it ran to its end).
+    """
     with tempfile.TemporaryDirectory(prefix="course-grading-") as tmp:
         report = Path(tmp) / "report.json"
         ini = Path(tmp) / "pytest.ini"
@@ -160,13 +202,30 @@ def _run_nbval(copy_path: Path, timeout: float, sanitizer: Path | None) -> tuple
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         env.setdefault("COURSE_WIDGETS", "static")  # no frontend renders widgets here: draw static figures
         env["PYTHONIOENCODING"] = "utf-8"  # the check lines hold emoji: never the locale's codec
-        proc = subprocess.run(
-            cmd + [str(copy_path)], cwd=tmp, env=env, capture_output=True, encoding="utf-8", errors="replace"
+        env["TMPDIR"] = tmp  # the kernel's connection file (and the notebook's temporary files) go with tmp
+        env.update(env_overrides or {})
+        run = run_watched(
+            cmd + [str(copy_path)], cwd=Path(tmp), env=env, log_path=Path(tmp) / "pytest.log",
+            time_limit=notebook_timeout, cancel=cancel,
+            cell_running=lambda: _running_cell(_load_records(report)) is not None,
         )
-        output = proc.stdout + proc.stderr
-        if proc.returncode not in (0, 1) or not report.exists():
-            raise GradingError(f"nbval did not run (pytest exit code {proc.returncode}):\n{output[-3000:]}")
-        return json.loads(report.read_text(encoding="utf-8")), output
+        if run.stopped == CANCELLED:
+            raise GradingCancelled(f"grading {copy_path.name} was cancelled")
+        if run.stopped is None and (run.returncode not in (0, 1) or not report.exists()):
+            raise GradingError(f"nbval did not run (pytest exit code {run.returncode}):\n{run.output[-3000:]}")
+        return _load_records(report), run.output, run.stopped
+
+
+def _stop_reasons(stopped: str | None, running: str | None, notebook_timeout: float | None) -> tuple[str, str]:
+    """(the notebook's problem, the running cell's reason) for a run stopped by the watch."""
+    if stopped == TIME_LIMIT:
+        where = f" in cell {running!r}" if running else ""
+        return (f"stopped at the notebook's time limit of {notebook_timeout:g} s{where}",
+                f"stopped here: the notebook's time limit of {notebook_timeout:g} s ran out")
+    if stopped == KERNEL_DIED:
+        return (f"the kernel died in cell {running!r} (a crash, os._exit, or out of memory)",
+                "the kernel died while this cell ran (a crash, os._exit, or out of memory)")
+    return "", ""
 
 
 def grade(
@@ -176,18 +235,41 @@ def grade(
     timeout: float = DEFAULT_CELL_TIMEOUT_S,
     workdir: str | Path | None = None,
     sanitizer: str | Path | None = None,
+    notebook_timeout: float | None = None,
 ) -> GradeResult:
-    """Grade ``notebook`` against ``solution`` (default: ``solutions/<same name>``).
+    """Grade ``notebook`` against ``solution`` (default: the solution of the chapter it names).
 
-    ``timeout`` is nbval's per-cell limit in seconds; ``workdir`` is the folder the graded
-    copy runs in (default: the notebook's own folder, so relative paths work); ``sanitizer``
-    is an nbval sanitizer file (default: ``tests/nbval_sanitize.cfg`` when it exists).
-    Raises ``GradingError`` when grading cannot start (missing file, no check cells, ...).
+    ``timeout`` is nbval's per-cell limit in seconds and ``notebook_timeout`` the whole run's
+    (default: none); ``workdir`` is the folder the graded copy runs in (default: the
+    notebook's own folder, so relative paths work); ``sanitizer`` is an nbval sanitizer file
+    (default: ``tests/nbval_sanitize.cfg`` when it exists). Raises ``GradingError`` when
+    grading cannot start (missing or broken file, no check cells, ...).
     """
     notebook = Path(notebook)
-    solution = Path(solution) if solution is not None else default_solution(notebook)
-    learner_nb = _read(notebook, "notebook")
-    reference_nb = _read(solution, "solution notebook")
+    learner_nb = read_notebook(notebook, "notebook")
+    solution = Path(solution) if solution is not None else default_solution(notebook, learner_nb)
+    reference_nb = read_notebook(solution, "solution notebook")
+    return grade_loaded(
+        learner_nb, notebook, reference_nb, solution, timeout=timeout, workdir=workdir, sanitizer=sanitizer,
+        notebook_timeout=notebook_timeout,
+    )
+
+
+def grade_loaded(
+    learner_nb: nbformat.NotebookNode,
+    notebook: Path,
+    reference_nb: nbformat.NotebookNode,
+    solution: Path,
+    *,
+    timeout: float = DEFAULT_CELL_TIMEOUT_S,
+    workdir: str | Path | None = None,
+    sanitizer: str | Path | None = None,
+    notebook_timeout: float | None = None,
+    cancel: threading.Event | None = None,
+    env_overrides: dict[str, str] | None = None,
+) -> GradeResult:
+    """``grade`` for notebooks already read; ``cancel`` stops the run (``GradingCancelled``) when set,
+    ``env_overrides`` are environment variables for the kernel (the gradebook's one-thread torch)."""
     checks = reference_checks(reference_nb)
     merged, notes = merge_checks(learner_nb, reference_nb)
     if sanitizer is None and DEFAULT_SANITIZER.exists():
@@ -200,43 +282,39 @@ def grade(
     except OSError as error:
         raise GradingError(f"cannot write the graded copy into {folder}: {error}; pass a writable workdir") from error
     try:
-        records, output = _run_nbval(copy_path, timeout, Path(sanitizer) if sanitizer else None)
+        records, output, stopped = _run_nbval(
+            copy_path, timeout, Path(sanitizer) if sanitizer else None,
+            notebook_timeout=notebook_timeout, cancel=cancel, env_overrides=env_overrides,
+        )
     finally:
         copy_path.unlink(missing_ok=True)
     duration = time.perf_counter() - start
 
+    running = _running_cell(records)
+    problem, running_reason = _stop_reasons(stopped, running, notebook_timeout)
     cells = [
-        CellResult(cell_id, rec["outcome"] == "passed", rec["outcome"], rec["reason"], rec["duration_s"])
+        CellResult(cell_id, rec["outcome"] == "passed", rec["outcome"],
+                   running_reason if rec["outcome"] == "running" else rec["reason"], rec["duration_s"])
         for cell_id, rec in records.items()
     ]
+    not_run = f"not run: {problem}" if problem else "not run"
     rows = []
     for key, ref_cell in checks.items():
         exercise = key.removeprefix("check-")
         rec = records.get(ref_cell.get("id"))
         passed = rec is not None and rec["outcome"] == "passed"
-        reason = "" if passed else (rec["reason"] if rec else "not run")
+        if passed:
+            reason = ""
+        elif rec is None:
+            reason = not_run
+        else:
+            reason = running_reason if rec["outcome"] == "running" else rec["reason"]
         rows.append(GradeRow(exercise, check_title(ref_cell, exercise), passed, reason, ref_cell.get("id")))
-    return GradeResult(notebook, solution, rows, cells, notes, duration, output)
+    return GradeResult(notebook, solution, rows, cells, notes, duration, output, problem)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line of ``python -m course_lib.grading``: print the table; 0 once grading ran."""
-    parser = argparse.ArgumentParser(
-        prog="python -m course_lib.grading",
-        description="Grade a learner's notebook: restore the reference check cells, run nbval, print a score.",
-    )
-    parser.add_argument("notebook", type=Path, help="the learner's notebook")
-    parser.add_argument("--solution", type=Path, default=None, help="reference notebook (default: solutions/<same name>)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_CELL_TIMEOUT_S, help="per-cell time limit in seconds (default: %(default)s)")
-    parser.add_argument("--workdir", type=Path, default=None, help="folder to run the notebook in (default: its own folder)")
-    parser.add_argument("--show-log", action="store_true", help="also print pytest/nbval's output")
-    args = parser.parse_args(argv)
-    try:
-        result = grade(args.notebook, args.solution, timeout=args.timeout, workdir=args.workdir)
-    except GradingError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    if args.show_log:
-        print(result.pytest_output)
-    print(result.table())
-    return 0
+    """The command line ``python -m course_lib.grading`` (see ``course_lib.grading.cli``)."""
+    from course_lib.grading.cli import main as cli_main
+
+    return cli_main(argv)

@@ -2,12 +2,15 @@
 
 Loaded with ``-p course_lib.grading.nbval_report --course-grading-report OUT.json``; writes
 one record per notebook cell: its id, whether it passed, and the reason when it did not
-(the exception's first line, or nbval's output mismatch).
+(the exception's first line, or nbval's output mismatch). The file is rewritten (atomically)
+as each cell starts and ends, so that a grader that stops the run (a time limit, a dead
+kernel) knows which cells passed and which cell was ``running`` when it stopped.
 """
 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -47,6 +50,27 @@ def failure_reason(message: str, outputs: list) -> str:
     return _first_line(message) or "failed"
 
 
+def _key(item: pytest.Item) -> str:
+    return item.cell.get("id") or f"cell-{item.cell_num}"
+
+
+def _write(config: pytest.Config) -> None:
+    path = config.getoption("--course-grading-report")
+    if path:
+        partial = f"{path}.partial"
+        with open(partial, "w", encoding="utf-8") as f:
+            json.dump(_records, f, indent=1)
+        os.replace(partial, path)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Record that a cell is running, before nbval sends it to the kernel."""
+    if getattr(item, "cell", None) is not None:
+        _records[_key(item)] = {"cell_num": item.cell_num, "outcome": "running", "reason": "", "duration_s": 0.0}
+        _write(item.config)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """Record the outcome of each nbval cell item (its call phase, or a failed/skipped setup)."""
@@ -62,17 +86,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     else:
         message = str(call.excinfo.value) if call.excinfo else ""
         reason = failure_reason(message, getattr(item, "test_outputs", None) or [])
-    _records[cell.get("id") or f"cell-{item.cell_num}"] = {
+    _records[_key(item)] = {
         "cell_num": item.cell_num,
         "outcome": report.outcome,
         "reason": reason,
         "duration_s": round(report.duration, 3),
     }
+    _write(item.config)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Write the records collected during the session."""
-    path = session.config.getoption("--course-grading-report")
-    if path:
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(_records, f, indent=1)
+    """Write the records collected during the session (also when no cell ran)."""
+    _write(session.config)
