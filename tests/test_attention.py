@@ -20,8 +20,8 @@ from course_lib.attention import (
     scaled_dot_product_attention,
 )
 from course_lib.attention.passkey_training import PASSKEY_ASSETS, PasskeyRecipe, filler_repeats, train_passkey
-from course_lib.attention.tiny_lm import count_parameters
 from course_lib.longctx.passkey import PasskeyTask
+from course_lib.parameter_count import count_parameters
 from course_lib.profiling import LiveTensorMeter
 
 

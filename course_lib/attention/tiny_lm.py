@@ -152,7 +152,3 @@ class TinyInfiniLM(nn.Module):
             if on_segment is not None:
                 on_segment(i, states)
         return self.logits(hidden[:, -1])
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
