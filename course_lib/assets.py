@@ -62,14 +62,14 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {}
 
 # Chapter 01: the tiny Infini-attention LMs trained on passkey retrieval (recipes in
-# course_lib.attention.passkey_training.PASSKEY_ASSETS).
+# course_lib.longctx.passkey_training.PASSKEY_ASSETS).
 for _name, _function, _description in [
     ("ch01_passkey_delta", "build_delta", "Linear + Delta memory, filler repeats up to 256"),
     ("ch01_passkey_linear", "build_linear", "Linear memory, filler repeats up to 256"),
     ("ch01_passkey_off", "build_off", "memory off (local attention only)"),
     ("ch01_passkey_delta_plain", "build_delta_plain", "Linear + Delta memory, plain recipe (no filler repeats)"),
 ]:
-    RECIPES[_name] = Recipe(_name, f"{_name}.safetensors", f"course_lib.attention.passkey_training:{_function}", 0, _description)
+    RECIPES[_name] = Recipe(_name, f"{_name}.safetensors", f"course_lib.longctx.passkey_training:{_function}", 0, _description)
 
 # Chapter 02: the RULER essay haystack (course_lib.longctx.ruler.text).
 RECIPES["ch02_essay"] = Recipe(

@@ -14,9 +14,11 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from course_lib import assets
 from course_lib.config import chapter_values
 from course_lib.vlm.encoders import ENCODER_NAMES
 from course_lib.vlm.model import TrainData, VisionLanguageModel, encode_images, pair_accuracy, pair_results, train_bridge, vqa_accuracy
+from course_lib.vlm.pretraining import load_encoder, load_lm
 from course_lib.vlm.qformer import BridgeConfig, MEQFormer, QFormerEnsemble
 from course_lib.vlm.world import VOCAB, make_pairs, make_vqa
 
@@ -52,8 +54,6 @@ def trainable_state(model: VisionLanguageModel) -> dict[str, torch.Tensor]:
 
 def load_bridge(kind: str, dims: dict[str, int], lm: torch.nn.Module, cfg: BridgeConfig | None = None) -> VisionLanguageModel:
     """The shipped trained bridge ``kind`` (chapter 04), in eval mode."""
-    from course_lib import assets
-
     model = make_bridge_model(kind, dims, lm, cfg)
     missing, unexpected = model.load_state_dict(assets.load(f"ch04_bridge_{kind}"), strict=False)
     if unexpected or any(not k.startswith("lm.") for k in missing):
@@ -63,8 +63,6 @@ def load_bridge(kind: str, dims: dict[str, int], lm: torch.nn.Module, cfg: Bridg
 
 
 def _build(kind: str, out_path: Path, seed: int, quick: bool) -> dict:
-    from course_lib.vlm.pretraining import load_encoder, load_lm
-
     start = time.perf_counter()
     values = chapter_values("04", "reduced")
     encoders = {n: load_encoder(n) for n in ENCODER_NAMES}

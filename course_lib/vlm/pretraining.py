@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
 
-from course_lib.assets import loss_metrics
+from course_lib import assets
 from course_lib.lm.decoder import TinyDecoder, TinyDecoderConfig
 from course_lib.vlm.data import IGNORE, lm_labels, lm_pretraining_text
 from course_lib.vlm.encoders import TOKEN_CELL, build_encoder, freeze
@@ -80,7 +80,7 @@ def pretrain_encoder(name: str, steps: int, seed: int = 0, batch_size: int = 64,
 
 def loss_summary(losses: list[float]) -> dict[str, float]:
     """The manifest's loss_start / loss_end, rounded."""
-    return {k: round(v, 4) for k, v in loss_metrics(losses).items()}
+    return {k: round(v, 4) for k, v in assets.loss_metrics(losses).items()}
 
 
 def lm_config() -> TinyDecoderConfig:
@@ -146,8 +146,6 @@ def build_tiny_lm(out_path: Path, *, seed: int, quick: bool = False) -> dict:
 
 def load_encoder(name: str) -> nn.Module:
     """Encoder ``name`` with its shipped pre-trained weights, frozen (chapter 04)."""
-    from course_lib import assets
-
     model = build_encoder(name)
     model.load_state_dict(assets.load(f"ch04_{name}"))
     return freeze(model)
@@ -155,8 +153,6 @@ def load_encoder(name: str) -> nn.Module:
 
 def load_lm() -> TinyDecoder:
     """The shipped pre-trained tiny LM, frozen (chapter 04)."""
-    from course_lib import assets
-
     lm = TinyDecoder(lm_config())
     lm.load_state_dict(assets.load("ch04_tiny_lm"))
     return freeze(lm)

@@ -23,6 +23,8 @@ from typing import Protocol, Sequence
 import torch
 from safetensors.torch import save_file
 
+from course_lib import assets
+from course_lib.longctx.ruler.qa import QA_WORDS
 from course_lib.longctx.ruler.templates import ANSWER_PREFIXES, DOCUMENT, NEEDLE, NOISE, TEMPLATES
 from course_lib.longctx.ruler.words import ADJECTIVES, NOUNS, VERBS
 
@@ -68,8 +70,6 @@ def build_essay_asset(out_path: Path, *, seed: int, quick: bool = False) -> dict
 @lru_cache(maxsize=1)
 def essay_text() -> str:
     """The shipped essay haystack (asset ``ch02_essay``), verified against the manifest."""
-    from course_lib import assets
-
     return bytes(assets.load("ch02_essay")["utf8"].tolist()).decode("utf-8")
 
 
@@ -155,8 +155,6 @@ class WordTokenizer:
 def vocabulary_words(essay: str, essay_words: int = 1500) -> list[str]:
     """The words of the reduced-scale vocabulary: every word of the templates, needles and word
     lists, the synthetic QA vocabulary, and the ``essay_words`` most frequent words of the essay."""
-    from course_lib.longctx.ruler.qa import QA_WORDS
-
     fixed = " ".join([*TEMPLATES.values(), *ANSWER_PREFIXES.values(), NEEDLE, NOISE, DOCUMENT, "VAR numbers uuids words"])
     words = set(re.findall(r"[A-Za-z]+", fixed)) | set(ADJECTIVES) | set(NOUNS) | set(VERBS) | set(QA_WORDS)
     counts = Counter(re.findall(r"[A-Za-z]+", essay))

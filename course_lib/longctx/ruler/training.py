@@ -14,18 +14,21 @@ import json
 import random
 import time
 from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from course_lib.assets import loss_metrics
+from course_lib import assets
 from course_lib.attention.tiny_lm import InfiniLMConfig, TinyInfiniLM
+from course_lib.config import chapter_values
 from course_lib.longctx.ruler import tasks as ruler_tasks
+from course_lib.longctx.ruler.evaluate import evaluate, make_samples
+from course_lib.longctx.ruler.models import GreedyLM
 from course_lib.longctx.ruler.tasks import Sample, generate_sample
 from course_lib.longctx.ruler.templates import TASK_NAMES, TASKS
 from course_lib.longctx.ruler.text import WordTokenizer, course_tokenizer
@@ -166,8 +169,7 @@ def train_ruler(model: TinyInfiniLM, tokenizer: WordTokenizer, recipe: RulerReci
 
 
 def reduced_settings() -> dict:
-    from course_lib.config import chapter_values
-
+    """Chapter 02's reduced-scale settings (``course_lib.config``)."""
     return chapter_values("02", "reduced")
 
 
@@ -203,9 +205,6 @@ def save_model(model: TinyInfiniLM, path: Path, recipe: RulerRecipe) -> None:
 
 def load_model(name: str) -> tuple[TinyInfiniLM, RulerRecipe]:
     """A shipped RULER model (verified against the manifest) and its recipe."""
-    from course_lib import assets
-    from safetensors import safe_open
-
     file = assets.path(name)
     with safe_open(str(file), "pt") as f:
         meta = f.metadata()
@@ -227,7 +226,7 @@ def build_asset(name: str, out_path: Path, seed: int, quick: bool) -> dict:
     model = build_model(recipe, tokenizer)
     start = time.perf_counter()
     losses = train_ruler(model, tokenizer, recipe, progress=not quick)
-    metrics = {**loss_metrics(losses), "train_seconds": round(time.perf_counter() - start, 1),
+    metrics = {**assets.loss_metrics(losses), "train_seconds": round(time.perf_counter() - start, 1),
                "claimed_length": recipe.claimed_length}
     if not quick:
         metrics.update(niah_scores(model, tokenizer))
@@ -237,9 +236,6 @@ def build_asset(name: str, out_path: Path, seed: int, quick: bool) -> dict:
 
 def niah_scores(model: TinyInfiniLM, tokenizer: WordTokenizer) -> dict:
     """Scores (0-100) of a retrieval model on the NIAH_EVAL grid with the chapter's evaluate()."""
-    from course_lib.longctx.ruler.evaluate import evaluate, make_samples
-    from course_lib.longctx.ruler.models import GreedyLM
-
     values = reduced_settings()
     samples = make_samples(tokenizer, NIAH_EVAL["lengths"], NIAH_EVAL["num_samples"], tasks=NIAH_EVAL["tasks"], seed=NIAH_EVAL["seed"],
                            tokens_to_generate=values["tokens_to_generate"], vt_example_length=values["vt_example_length"])

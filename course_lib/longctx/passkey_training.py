@@ -1,5 +1,8 @@
 r"""Training and evaluating the tiny Infini-attention LM on passkey retrieval (chapter 01).
 
+It lives beside the task it trains on (:mod:`course_lib.longctx.passkey`), as chapter 02's
+RULER training does: ``longctx`` imports the models of ``attention``, never the other way round.
+
 The recipe (reduced scale): prompts of ``train_len`` tokens, passkey at a uniform random
 depth, cross-entropy on the answer token, gradients through the memory across all
 segments (full BPTT), AdamW with the gate logits beta on a 10x learning rate and no weight
