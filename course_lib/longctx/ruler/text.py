@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 import torch
-from safetensors.torch import save_file
 
 from course_lib import assets
 from course_lib.longctx.ruler.qa import QA_WORDS
@@ -63,7 +62,7 @@ def build_essay_asset(out_path: Path, *, seed: int, quick: bool = False) -> dict
     """Asset recipe ``ch02_essay``: the extracted text as a uint8 tensor of its UTF-8 bytes."""
     text = extract_essay_text()
     data = torch.tensor(list(text.encode("utf-8")), dtype=torch.uint8)
-    save_file({"utf8": data}, str(out_path), metadata={"source": "pydoc_data.topics (PSF licence)"})
+    assets.save_safetensors({"utf8": data}, out_path, {"source": "pydoc_data.topics (PSF licence)"})
     return {"characters": len(text), "words": len(text.split()), "paragraphs": text.count("\n") + 1}
 
 
