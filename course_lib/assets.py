@@ -28,10 +28,12 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
-from safetensors.torch import load_file
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MANIFEST_NAME = "MANIFEST.json"
+METADATA_KEY = "course_lib"  # the one metadata key of every shipped safetensors file (see save_safetensors)
 RECORD_KEYS = ("file", "size", "sha256", "command", "seed", "metrics", "build_seconds", "torch_version", "date")
 
 
@@ -45,10 +47,12 @@ class Recipe:
 
     ``builder`` is ``"module.path:function"``, imported only when the asset is built, with
     the signature ``fn(out_path: Path, *, seed: int, quick: bool = False) -> dict``: it
-    writes a safetensors file at ``out_path`` and returns its metrics (JSON numbers or
-    strings). ``quick=True`` trains for a handful of steps only (tests). A recipe that
-    trains reports ``loss_start`` and ``loss_end`` among its metrics; the tests check that
-    the loss went down.
+    writes a safetensors file at ``out_path`` (through :func:`save_safetensors`) and returns
+    its metrics (JSON numbers or strings). ``quick=True`` trains for a handful of steps only
+    (tests). A recipe that trains reports ``loss_start`` and ``loss_end`` among its metrics;
+    the tests check that the loss went down. When ``variant`` is set, one builder serves
+    several assets and is called with ``variant=...`` as well (which model of its module to
+    train).
     """
 
     name: str
@@ -56,20 +60,28 @@ class Recipe:
     builder: str
     seed: int
     description: str
+    variant: str | None = None
 
 
 # Every shipped asset, by name. Chapters add their recipes here.
 RECIPES: dict[str, Recipe] = {}
 
-# Chapter 01: the tiny Infini-attention LMs trained on passkey retrieval (recipes in
-# course_lib.attention.passkey_training.PASSKEY_ASSETS).
-for _name, _function, _description in [
-    ("ch01_passkey_delta", "build_delta", "Linear + Delta memory, filler repeats up to 256"),
-    ("ch01_passkey_linear", "build_linear", "Linear memory, filler repeats up to 256"),
-    ("ch01_passkey_off", "build_off", "memory off (local attention only)"),
-    ("ch01_passkey_delta_plain", "build_delta_plain", "Linear + Delta memory, plain recipe (no filler repeats)"),
-]:
-    RECIPES[_name] = Recipe(_name, f"{_name}.safetensors", f"course_lib.attention.passkey_training:{_function}", 0, _description)
+
+def _add_variants(prefix: str, builder: str, descriptions: dict[str, str]) -> None:
+    """Register asset ``prefix + variant`` for each variant, all built by ``builder`` (seed 0)."""
+    for variant, description in descriptions.items():
+        name = prefix + variant
+        RECIPES[name] = Recipe(name, f"{name}.safetensors", builder, 0, description, variant)
+
+
+# Chapter 01: the tiny Infini-attention LMs trained on passkey retrieval, one per memory
+# (course_lib.longctx.passkey_training.PASSKEY_ASSETS).
+_add_variants("ch01_passkey_", "course_lib.longctx.passkey_training:build_asset", {
+    "delta": "Linear + Delta memory, filler repeats up to 256",
+    "linear": "Linear memory, filler repeats up to 256",
+    "off": "memory off (local attention only)",
+    "delta_plain": "Linear + Delta memory, plain recipe (no filler repeats)",
+})
 
 # Chapter 02: the RULER essay haystack (course_lib.longctx.ruler.text).
 RECIPES["ch02_essay"] = Recipe(
@@ -78,30 +90,29 @@ RECIPES["ch02_essay"] = Recipe(
 )
 
 # Chapter 02: the tiny LMs trained on vanilla NIAH at 128-256 tokens (course_lib.longctx.ruler.training.RULER_ASSETS).
-for _name, _function, _description in [
-    ("ch02_ruler_full256", "build_full256", "full attention over 256 tokens, trained on niah_single_1/2 at 128-256 tokens"),
-    ("ch02_ruler_infini64", "build_infini64", "Infini-attention (Linear + Delta memory) in 64-token segments, trained on niah_single_1/2 at 128-256"),
-    ("ch02_ruler_local64", "build_local64", "local attention in 64-token segments (memory off), trained on niah_single_1/2 at 128-256"),
-]:
-    RECIPES[_name] = Recipe(_name, f"{_name}.safetensors", f"course_lib.longctx.ruler.training:{_function}", 0, _description)
-
+_add_variants("ch02_ruler_", "course_lib.longctx.ruler.training:build_asset", {
+    "full256": "full attention over 256 tokens, trained on niah_single_1/2 at 128-256 tokens",
+    "infini64": "Infini-attention (Linear + Delta memory) in 64-token segments, trained on niah_single_1/2 at 128-256",
+    "local64": "local attention in 64-token segments (memory off), trained on niah_single_1/2 at 128-256",
+})
 
 # Chapter 04: BRAVE's frozen parts, each pre-trained on its own objective (course_lib.vlm.pretraining).
-for _name, _description in [
-    ("shape_cnn", "timm ResNet on the ink image, trained to name the shape in each cell (colour-blind)"),
-    ("colour_net", "per-pixel network max-pooled per cell, trained to name each cell's colour (shape-blind)"),
-    ("layout_vit", "ViT on a 4x4 ink thumbnail, trained on occupancy and count (shape- and colour-blind)"),
-    ("tiny_lm", "tiny LLaMA-style decoder trained on the world's captions and caption-answered questions"),
-]:
-    RECIPES[f"ch04_{_name}"] = Recipe(f"ch04_{_name}", f"ch04_{_name}.safetensors", f"course_lib.vlm.pretraining:build_{_name}", 0, _description)
-for _kind, _description in [
-    ("shape_cnn", "Q-Former on the shape CNN alone"), ("colour_net", "Q-Former on the colour net alone"),
-    ("layout_vit", "Q-Former on the layout ViT alone"), ("ensemble", "ensemble of three single-encoder Q-Formers"),
-    ("brave", "BRAVE's MEQ-Former over all three encoders, with encoder dropout"),
-]:
-    RECIPES[f"ch04_bridge_{_kind}"] = Recipe(f"ch04_bridge_{_kind}", f"ch04_bridge_{_kind}.safetensors",
-                                             f"course_lib.vlm.bridges:build_bridge_{_kind}", 0,
-                                             f"{_description}, trained by captioning then VQA (frozen encoders and LM)")
+_add_variants("ch04_", "course_lib.vlm.pretraining:build_asset", {
+    "shape_cnn": "timm ResNet on the ink image, trained to name the shape in each cell (colour-blind)",
+    "colour_net": "per-pixel network max-pooled per cell, trained to name each cell's colour (shape-blind)",
+    "layout_vit": "ViT on a 4x4 ink thumbnail, trained on occupancy and count (shape- and colour-blind)",
+    "tiny_lm": "tiny LLaMA-style decoder trained on the world's captions and caption-answered questions",
+})
+# Chapter 04: the five bridges from the frozen encoders to the frozen LM (course_lib.vlm.bridges).
+_add_variants("ch04_bridge_", "course_lib.vlm.bridges:build_asset", {
+    kind: f"{description}, trained by captioning then VQA (frozen encoders and LM)" for kind, description in {
+        "shape_cnn": "Q-Former on the shape CNN alone",
+        "colour_net": "Q-Former on the colour net alone",
+        "layout_vit": "Q-Former on the layout ViT alone",
+        "ensemble": "ensemble of three single-encoder Q-Formers",
+        "brave": "BRAVE's MEQ-Former over all three encoders, with encoder dropout",
+    }.items()
+})
 
 # Chapters 05-07: the tiny diffusion priors, depth prior and judge classifier (course_lib.priors.recipes).
 for _name, _function, _description in [
@@ -203,6 +214,31 @@ def load(name: str, folder: Path | None = None) -> dict[str, torch.Tensor]:
     return load_file(path(name, folder))
 
 
+def save_safetensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict | None = None) -> None:
+    """Write ``tensors`` to ``path`` as safetensors, the same bytes for the same content (every recipe writes through it).
+
+    ``metadata`` (JSON values) is stored as ONE header key, :data:`METADATA_KEY`, holding its
+    canonical JSON (sorted keys, fixed separators): safetensors keeps the header's metadata in a
+    hash map whose key order changes from run to run, so two keys could give two files (two
+    sha256) for one build.
+    """
+    header = None if metadata is None else {METADATA_KEY: json.dumps(metadata, sort_keys=True, separators=(",", ":"))}
+    save_file({key: tensor.contiguous() for key, tensor in tensors.items()}, str(path), metadata=header)
+
+
+def read_metadata(path: Path) -> dict:
+    """The metadata :func:`save_safetensors` wrote into the file at ``path`` (``{}`` if it wrote none)."""
+    with safe_open(str(path), "pt") as f:
+        header = f.metadata() or {}
+    if not header:
+        return {}
+    if set(header) != {METADATA_KEY}:
+        raise AssetError(f"{path}: its metadata keys {sorted(header)} are not the single {METADATA_KEY!r} key that "
+                         "course_lib.assets.save_safetensors writes (an older or foreign file); rebuild the asset with "
+                         "`python -m course_lib.assets build NAME`")
+    return json.loads(header[METADATA_KEY])
+
+
 def loss_metrics(losses: list[float]) -> dict[str, float]:
     """``loss_start`` / ``loss_end``: the mean of the first and of the last ten training losses,
     the numbers every recipe records in the manifest."""
@@ -234,8 +270,9 @@ def build(name: str, folder: Path | None = None, quick: bool = False) -> dict:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one thread, so that a rebuild on the same machine gives the same bytes
     start = time.perf_counter()
+    variant = {} if recipe.variant is None else {"variant": recipe.variant}
     try:
-        metrics = _builder(recipe)(partial, seed=recipe.seed, quick=quick)
+        metrics = _builder(recipe)(partial, seed=recipe.seed, quick=quick, **variant)
     finally:
         torch.set_num_threads(threads)
     seconds = time.perf_counter() - start

@@ -7,6 +7,8 @@ import textwrap
 
 import pytest
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from course_lib import assets
 from course_lib.assets import AssetError, Recipe
@@ -15,7 +17,8 @@ FAKE_BUILDER = '''
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
+
+from course_lib.assets import save_safetensors
 
 
 def build(out_path: Path, *, seed: int, quick: bool = False) -> dict:
@@ -32,13 +35,18 @@ def build(out_path: Path, *, seed: int, quick: bool = False) -> dict:
             w -= 0.1 * w.grad
             w.grad = None
         losses.append(loss.item())
-    save_file({"w": w.detach()}, str(out_path))
+    save_safetensors({"w": w.detach()}, out_path, {"fit": "y = 3x", "steps": len(losses)})
     return {"loss_start": losses[0], "loss_end": losses[-1], "steps": len(losses)}
 
 
 def build_pickle(out_path: Path, *, seed: int, quick: bool = False) -> dict:
     torch.save({"w": torch.zeros(1)}, out_path)
     return {}
+
+
+def build_variant(out_path: Path, *, seed: int, quick: bool = False, variant: str) -> dict:
+    save_safetensors({"w": torch.full((1,), float(len(variant)))}, out_path, {"variant": variant})
+    return {"variant": variant}
 '''
 
 
@@ -69,6 +77,39 @@ def test_build_then_load_round_trip(fake_recipe, tmp_path):
 def test_build_is_deterministic(fake_recipe):
     first = assets.build(fake_recipe.name)["sha256"]
     assert assets.build(fake_recipe.name)["sha256"] == first
+
+
+def test_a_recipe_with_a_variant_passes_it_to_its_builder(fake_recipe, monkeypatch, tmp_path):
+    recipe = Recipe("fake_wide", "fake_wide.safetensors", "fake_recipes:build_variant", seed=0, description="w", variant="wide")
+    monkeypatch.setitem(assets.RECIPES, recipe.name, recipe)
+    assert assets.build("fake_wide")["metrics"] == {"variant": "wide"}
+    assert assets.read_metadata(tmp_path / "data" / "fake_wide.safetensors") == {"variant": "wide"}
+    assert assets.load("fake_wide")["w"].item() == 4.0
+
+
+def test_save_safetensors_gives_the_same_bytes_for_the_same_content(tmp_path):
+    tensors = {"b": torch.arange(6, dtype=torch.float16).reshape(2, 3), "a": torch.ones(4, dtype=torch.int64)}
+    metadata = {"recipe": {"lr": 0.003, "tasks": ["x", "y"], "model": {"d_model": 64, "num_heads": 2}}, "config": {"memory": "delta"}}
+    reordered_tensors = dict(reversed(list(tensors.items())))
+    reordered_metadata = {"config": {"memory": "delta"}, "recipe": {"model": {"num_heads": 2, "d_model": 64}, "tasks": ["x", "y"], "lr": 0.003}}
+    files = [tmp_path / f"{i}.safetensors" for i in range(4)]
+    assets.save_safetensors(tensors, files[0], metadata)
+    assets.save_safetensors(tensors, files[1], metadata)
+    assets.save_safetensors(reordered_tensors, files[2], reordered_metadata)
+    assets.save_safetensors(tensors, files[3], dict(metadata, config={"memory": "linear"}))
+    assert files[0].read_bytes() == files[1].read_bytes() == files[2].read_bytes()
+    assert files[3].read_bytes() != files[0].read_bytes()
+    assert assets.read_metadata(files[2]) == metadata
+    loaded = load_file(files[0])
+    assert all(loaded[k].dtype == t.dtype and torch.equal(loaded[k], t) for k, t in tensors.items())
+
+
+def test_read_metadata_of_a_file_without_metadata_or_with_foreign_keys(tmp_path):
+    assets.save_safetensors({"w": torch.zeros(2)}, tmp_path / "bare.safetensors")
+    assert assets.read_metadata(tmp_path / "bare.safetensors") == {}
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "old.safetensors"), metadata={"config": "{}", "recipe": "{}"})
+    with pytest.raises(AssetError, match=r"metadata keys \['config', 'recipe'\].*save_safetensors.*rebuild"):
+        assets.read_metadata(tmp_path / "old.safetensors")
 
 
 def test_unknown_name_lists_known_assets(fake_recipe):
@@ -159,16 +200,30 @@ def test_shipped_asset_loads_and_matches_its_hash(name, monkeypatch):
     assert tensors and all(isinstance(t, torch.Tensor) for t in tensors.values())
 
 
+@pytest.mark.parametrize("name", sorted(REAL_RECORDS))
+def test_shipped_asset_header_holds_at_most_the_one_canonical_metadata_key(name):
+    with safe_open(str(REAL_DATA / REAL_RECORDS[name]["file"]), "pt") as f:  # reads the header only
+        header = f.metadata() or {}
+    assert set(header) <= {assets.METADATA_KEY}, (
+        f"{name}: metadata keys {sorted(header)}; write the file with course_lib.assets.save_safetensors")
+    if header:
+        text = header[assets.METADATA_KEY]
+        assert text == json.dumps(json.loads(text), sort_keys=True, separators=(",", ":")), f"{name}: metadata is not canonical JSON"
+
+
 DATA_RECIPES = {"ch02_essay"}  # extracted text, nothing trained (tested in tests/test_ruler_text.py)
 
 
 @pytest.mark.parametrize("name", sorted(set(assets.RECIPES) - DATA_RECIPES))
-def test_recipe_quick_rebuild_trains_and_loads(name, tmp_path):
-    record = assets.build(name, tmp_path, quick=True)
-    assert assets.load(name, tmp_path)
+def test_recipe_quick_rebuild_trains_loads_and_is_deterministic(name, tmp_path):
+    record = assets.build(name, tmp_path / "first", quick=True)
+    assert assets.load(name, tmp_path / "first")
     metrics = record["metrics"]
     assert "loss_start" in metrics and "loss_end" in metrics, f"recipe {name!r} must report loss_start and loss_end"
     assert metrics["loss_end"] < metrics["loss_start"], f"{name}: the loss did not go down in a quick build"
+    again = assets.build(name, tmp_path / "second", quick=True)
+    assert (again["size"], again["sha256"]) == (record["size"], record["sha256"]), (
+        f"{name}: two quick builds wrote different files; a rebuild must give the same bytes")
 
 
 def test_manifest_records_that_are_incomplete_or_point_outside_are_refused(tmp_path):

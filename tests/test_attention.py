@@ -1,4 +1,4 @@
-"""course_lib.attention: attention, the Infini-attention layer, the tiny LM, and the passkey task."""
+"""course_lib.attention: attention, the Infini-attention layer, the tiny LM; and its training on the passkey task."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from course_lib.attention import (
     memory_update_linear,
     scaled_dot_product_attention,
 )
-from course_lib.attention.passkey_training import PASSKEY_ASSETS, PasskeyRecipe, filler_repeats, train_passkey
-from course_lib.attention.tiny_lm import count_parameters
 from course_lib.longctx.passkey import PasskeyTask
+from course_lib.longctx.passkey_training import PASSKEY_ASSETS, PasskeyRecipe, filler_repeats, train_passkey
+from course_lib.parameter_count import count_parameters
 from course_lib.profiling import LiveTensorMeter
 
 

@@ -12,7 +12,7 @@ from course_lib.attention.rmsnorm import RMSNorm, rms_norm
 from course_lib.attention.rope import apply_rope, rope_angles
 from course_lib.attention.sdpa import scaled_dot_product_attention
 from course_lib.attention.swiglu_ffn import SwiGLU, swiglu_hidden_dim
-from course_lib.vision.illama import PAPER_PARAMS_M, count_parameters, illama, llamafication_steps, step_config
+from course_lib.vision import PAPER_PARAMS_M, count_parameters, illama, llamafication_steps, step_config
 from course_lib.vision.masks import class_token_mask, soft_mask, soft_mask_bias
 from course_lib.vision.soft_mask_schedule import soft_mask_alpha
 from course_lib.vision.timm_weights import timm_vit_state_dict

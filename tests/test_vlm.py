@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from course_lib import assets
+from course_lib.attention import apply_rope, rms_norm, rope_angles, scaled_dot_product_attention, swiglu, swiglu_hidden_dim
 from course_lib.lm import TinyDecoder, TinyDecoderConfig
 from course_lib.vlm import (
     BridgeConfig,
@@ -20,7 +22,9 @@ from course_lib.vlm import (
     make_vqa,
     train_bridge,
 )
-from course_lib.vlm.world import VOCAB, Obj, Scene, decode, encode, render
+from course_lib.vlm.data import lm_labels, lm_pretraining_text
+from course_lib.vlm.pretraining import load_lm
+from course_lib.vlm.world import ANS, VOCAB, Obj, Scene, decode, encode, render
 
 
 def test_vocabulary_round_trip_and_unknown_word():
@@ -148,6 +152,34 @@ def test_tiny_decoder_refuses_ambiguous_input():
         lm()
     with pytest.raises(ValueError, match="exceed max_len"):
         lm(torch.zeros(1, 9, dtype=torch.long))
+
+
+def test_tiny_decoder_is_llama_blocks_written_out():
+    torch.manual_seed(0)
+    lm = TinyDecoder(TinyDecoderConfig(vocab_size=len(VOCAB), dim=32, depth=2, num_heads=4, max_len=16)).eval()
+    ids = torch.randint(len(VOCAB), (2, 10))
+    B, N, H, d = 2, 10, 4, 8
+    x, angles = lm.embed(ids), rope_angles(N, d)
+    for block in lm.blocks:  # RMSNorm, bias-free causal attention with RoPE, RMSNorm, SwiGLU of 2/3 * 4 * dim -> 96
+        assert block.attn.qkv.bias is None and block.mlp.fc1.weight.shape == (swiglu_hidden_dim(32, 4.0, 16), 32) == (96, 32)
+        q, k, v = (block.attn.qkv(rms_norm(x, block.norm1.weight, 1e-6))).view(B, N, 3, H, d).permute(2, 0, 3, 1, 4)
+        a = scaled_dot_product_attention(apply_rope(q, angles), apply_rope(k, angles), v, causal=True)  # (B, H, N, d)
+        x = x + block.attn.out(a.transpose(1, 2).reshape(B, N, H * d))
+        mlp = block.mlp
+        x = x + swiglu(rms_norm(x, block.norm2.weight, 1e-6), mlp.fc1.weight, mlp.fc2.weight, mlp.fc3.weight)
+    expected = rms_norm(x, lm.norm.weight, 1e-6) @ lm.head.weight.T
+    with torch.no_grad():
+        torch.testing.assert_close(lm(ids), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_shipped_tiny_lm_loads_unchanged_and_reproduces_its_recorded_accuracy():
+    lm = load_lm()  # strict load: the decoder's parameter names are those of the shipped ch04_tiny_lm
+    assert set(lm.state_dict()) == set(assets.load("ch04_tiny_lm"))
+    test = lm_pretraining_text(200, 1)  # the held-out text of the build (seed 0 + 1)
+    labels, answer = lm_labels(test), test == ANS
+    with torch.no_grad():
+        accuracy = (lm(test).argmax(-1)[answer] == labels[answer]).float().mean().item()
+    assert round(accuracy, 4) == assets.metadata("ch04_tiny_lm")["metrics"]["answer_from_caption_accuracy"]
 
 
 def test_full_scale_builds_on_meta_with_the_papers_counts():

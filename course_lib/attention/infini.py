@@ -58,7 +58,7 @@ def memory_update_linear(
 
     sigma_k: (B, H, N, d_k), v: (B, H, N, d_v). Accumulates in fp32 (bf16 states overflow).
     ``repeats`` (B, N), training only: token t is written as if it came ``repeats[t]`` times in a row
-    (see :mod:`course_lib.attention.passkey_training`).
+    (see :mod:`course_lib.longctx.passkey_training`).
     """
     sigma_k, v = sigma_k.float(), v.float()
     if repeats is not None:
@@ -77,7 +77,7 @@ def memory_update_delta(
 
     Only what the memory does not already return for these keys is written; z is updated as
     in the linear rule (eq. 4). With ``repeats`` (training only), a token repeated r times adds
-    r times to z and is written to M once (a heuristic, see :mod:`course_lib.attention.passkey_training`).
+    r times to z and is written to M once (a heuristic, see :mod:`course_lib.longctx.passkey_training`).
     """
     sigma_k, v = sigma_k.float(), v.float()
     already = memory_retrieve(sigma_k, M, z)  # (B, H, N, d_v)

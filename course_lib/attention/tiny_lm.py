@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from course_lib.attention.infini import InfiniAttention, MemoryState
+from course_lib.config import chapter_values
 
 AttentionFactory = Callable[[int, int, str], nn.Module]
 SIZE_KEYS = ("d_model", "num_heads", "num_layers", "d_ff", "segment_len")  # the sizes a config takes from course_lib.config
@@ -48,8 +49,6 @@ class InfiniLMConfig:
     def paper_lm(cls, memory: str = "linear") -> "InfiniLMConfig":
         """The paper's long-context LM (§4.1): 12 layers, 8 heads of 128, FFN 4096, segment 2048,
         with a 32K SentencePiece vocabulary; the sizes come from ``course_lib.config`` (full column)."""
-        from course_lib.config import chapter_values
-
         full = chapter_values("01", "full")
         return cls(vocab_size=32000, memory=memory, **{key: full[key] for key in SIZE_KEYS})
 
@@ -125,7 +124,7 @@ class TinyInfiniLM(nn.Module):
         """Stream (B, T) tokens segment by segment; logits (B, T, V), or (B, V) for the last token.
 
         Gradients flow through the memory across segments (full BPTT), as in training. ``repeats``
-        (B, T) weights each token's memory write (training-time augmentation; see passkey_training).
+        (B, T) weights each token's memory write (training-time augmentation; see course_lib.longctx.passkey_training).
         """
         states: list[MemoryState | None] = [None] * len(self.blocks)
         outputs = []
@@ -152,7 +151,3 @@ class TinyInfiniLM(nn.Module):
             if on_segment is not None:
                 on_segment(i, states)
         return self.logits(hidden[:, -1])
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from course_lib.attention.block import TransformerBlock
 from course_lib.attention.rmsnorm import RMSNorm
 from course_lib.attention.rope import rope_angles
 from course_lib.attention.sdpa import causal_mask
-from course_lib.vision.vit import Block, ViTConfig
 
 
 @dataclass(frozen=True)
@@ -30,15 +30,21 @@ class TinyDecoderConfig:
 
 
 class TinyDecoder(nn.Module):
-    """RMSNorm + SwiGLU + RoPE + causal mask: chapter 03's blocks as a language model (chapter 04)."""
+    """RMSNorm + SwiGLU + RoPE + causal mask: chapter 03's blocks as a language model (chapter 04).
+
+    Each block is LLaMA's: RMSNorm, attention without biases, RoPE on queries and keys, and a
+    SwiGLU of 4 x dim (2/3 of it, rounded up to a multiple of 16).
+    """
 
     def __init__(self, cfg: TinyDecoderConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        block_cfg = ViTConfig(dim=cfg.dim, num_heads=cfg.num_heads, norm="rmsnorm", ffn="swiglu", pos_embed="rope",
-                              qkv_bias=False, swiglu_multiple_of=16)
         self.embed = nn.Embedding(cfg.vocab_size, cfg.dim)
-        self.blocks = nn.ModuleList(Block(block_cfg) for _ in range(cfg.depth))
+        self.blocks = nn.ModuleList(
+            TransformerBlock(cfg.dim, cfg.num_heads, norm="rmsnorm", ffn="swiglu", mlp_ratio=4.0, qkv_bias=False,
+                             swiglu_multiple_of=16, norm_eps=1e-6)
+            for _ in range(cfg.depth)
+        )
         self.norm = RMSNorm(cfg.dim)
         self.head = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)
         self.register_buffer("rope", rope_angles(cfg.max_len, cfg.dim // cfg.num_heads), persistent=False)

@@ -1,12 +1,13 @@
 """Vision transformers (chapter 03 on): patch embedding, a ViT with iLLaMA's LLaMAfication switches,
-the class-token and soft masks, iLLaMA's sizes, small-data training and the ImageNet entry point."""
+the class-token and soft masks, iLLaMA's sizes, small-data training and the ImageNet entry point.
+``count_parameters`` (from ``course_lib.parameter_count``) is here too, to check those sizes."""
 
+from course_lib.parameter_count import count_parameters
 from course_lib.vision.digits import ImageDataset, ImageSplit, load_digits_dataset
 from course_lib.vision.illama import (
     ILLAMA_SIZES,
     PAPER_PARAMS_M,
     Step,
-    count_parameters,
     illama,
     illama_base,
     illama_config,

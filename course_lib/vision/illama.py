@@ -52,10 +52,6 @@ def illama_large(**overrides) -> VisionTransformer:
     return illama("large", **overrides)
 
 
-def count_parameters(model) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 @dataclass(frozen=True)
 class Step:
     """One row of Table 17: the model switches and the training extras (mixup, soft mask)."""

@@ -11,19 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from timm.layers import DropPath
 from torch import nn
 
-from course_lib.attention.mha import MultiHeadAttention
+from course_lib.attention.block import FFNS, NORMS, TransformerBlock
 from course_lib.attention.rmsnorm import RMSNorm
-from course_lib.attention.rope import apply_rope, rope_angles
-from course_lib.attention.sdpa import scaled_dot_product_attention
-from course_lib.attention.swiglu_ffn import SwiGLU, swiglu_hidden_dim
+from course_lib.attention.rope import rope_angles
 from course_lib.vision.masks import CLS_POSITIONS, MASK_KINDS, class_token_mask, soft_mask_bias
 from course_lib.vision.patch_embed import PatchEmbed
 
-NORMS = ("layernorm", "rmsnorm")
-FFNS = ("mlp", "swiglu")
 POS_EMBEDS = ("learnable", "rope", "both")
 
 
@@ -64,58 +59,13 @@ class ViTConfig:
         return (self.image_size // self.patch_size) ** 2 + 1
 
 
-class MLP(nn.Module):
-    """The ViT feed-forward block: Linear, GELU, Linear (names as in timm: fc1, fc2)."""
-
-    def __init__(self, dim: int, hidden_dim: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden_dim)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden_dim, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
-
-
-class Attention(MultiHeadAttention):
-    """Chapter 01's multi-head attention, with RoPE on queries and keys when given angles (chapter 03)."""
-
-    def __init__(self, dim: int, num_heads: int, bias: bool = True) -> None:
-        super().__init__(dim, num_heads, causal=False, bias=bias)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, angles: torch.Tensor | None = None) -> torch.Tensor:
-        q, k, v = self.split_heads(x)  # each (B, H, N, d_head)
-        if angles is not None:
-            q, k = apply_rope(q, angles), apply_rope(k, angles)
-        return self.merge_heads(scaled_dot_product_attention(q, k, v, mask=mask))
-
-    def attention_weights(self, x: torch.Tensor, mask: torch.Tensor | None = None, angles: torch.Tensor | None = None) -> torch.Tensor:
-        """The attention maps softmax(QK^T/sqrt(d) + mask), (B, H, N, N): attention applied to V = identity."""
-        q, k, _ = self.split_heads(x)
-        if angles is not None:
-            q, k = apply_rope(q, angles), apply_rope(k, angles)
-        eye = torch.eye(q.shape[-2], dtype=q.dtype, device=q.device).expand(*q.shape[:-1], q.shape[-2])
-        return scaled_dot_product_attention(q, k, eye, mask=mask)
-
-
-class Block(nn.Module):
-    """Pre-norm transformer block: x + Attn(Norm(x)), then x + FFN(Norm(x))."""
+class Block(TransformerBlock):
+    """The block of a :class:`VisionTransformer`: course_lib's pre-norm transformer block with
+    ``cfg``'s norm, FFN, widths and attention biases (chapter 03)."""
 
     def __init__(self, cfg: ViTConfig, drop_path: float = 0.0) -> None:
-        super().__init__()
-        norm = (lambda: nn.LayerNorm(cfg.dim, eps=cfg.norm_eps)) if cfg.norm == "layernorm" else (lambda: RMSNorm(cfg.dim, eps=cfg.norm_eps))
-        self.norm1 = norm()
-        self.attn = Attention(cfg.dim, cfg.num_heads, bias=cfg.qkv_bias)
-        self.norm2 = norm()
-        if cfg.ffn == "mlp":
-            self.mlp = MLP(cfg.dim, int(cfg.dim * cfg.mlp_ratio))
-        else:
-            self.mlp = SwiGLU(cfg.dim, swiglu_hidden_dim(cfg.dim, cfg.mlp_ratio, cfg.swiglu_multiple_of))
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, angles: torch.Tensor | None = None) -> torch.Tensor:
-        x = x + self.drop_path(self.attn(self.norm1(x), mask, angles))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        super().__init__(cfg.dim, cfg.num_heads, norm=cfg.norm, ffn=cfg.ffn, mlp_ratio=cfg.mlp_ratio, qkv_bias=cfg.qkv_bias,
+                         swiglu_multiple_of=cfg.swiglu_multiple_of, norm_eps=cfg.norm_eps, drop_path=drop_path)
 
 
 class VisionTransformer(nn.Module):

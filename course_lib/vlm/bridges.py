@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 
+from course_lib import assets
 from course_lib.config import chapter_values
 from course_lib.vlm.encoders import ENCODER_NAMES
 from course_lib.vlm.model import TrainData, VisionLanguageModel, encode_images, pair_accuracy, pair_results, train_bridge, vqa_accuracy
+from course_lib.vlm.pretraining import load_encoder, load_lm
 from course_lib.vlm.qformer import BridgeConfig, MEQFormer, QFormerEnsemble
 from course_lib.vlm.world import VOCAB, make_pairs, make_vqa
 
@@ -52,8 +53,6 @@ def trainable_state(model: VisionLanguageModel) -> dict[str, torch.Tensor]:
 
 def load_bridge(kind: str, dims: dict[str, int], lm: torch.nn.Module, cfg: BridgeConfig | None = None) -> VisionLanguageModel:
     """The shipped trained bridge ``kind`` (chapter 04), in eval mode."""
-    from course_lib import assets
-
     model = make_bridge_model(kind, dims, lm, cfg)
     missing, unexpected = model.load_state_dict(assets.load(f"ch04_bridge_{kind}"), strict=False)
     if unexpected or any(not k.startswith("lm.") for k in missing):
@@ -62,9 +61,11 @@ def load_bridge(kind: str, dims: dict[str, int], lm: torch.nn.Module, cfg: Bridg
     return model.eval()
 
 
-def _build(kind: str, out_path: Path, seed: int, quick: bool) -> dict:
-    from course_lib.vlm.pretraining import load_encoder, load_lm
-
+def build_asset(out_path: Path, *, seed: int, quick: bool = False, variant: str) -> dict:
+    """Asset builder of ``ch04_bridge_<variant>`` (see course_lib.assets.Recipe): train the bridge
+    ``variant`` (one of ``BRIDGE_KINDS``) by captioning then VQA between the shipped frozen parts."""
+    if variant not in BRIDGE_KINDS:
+        raise ValueError(f"no bridge {variant!r}; the variants are {', '.join(BRIDGE_KINDS)}")
     start = time.perf_counter()
     values = chapter_values("04", "reduced")
     encoders = {n: load_encoder(n) for n in ENCODER_NAMES}
@@ -73,11 +74,11 @@ def _build(kind: str, out_path: Path, seed: int, quick: bool) -> dict:
     feats = encode_images(encoders, train.images)
     data = TrainData(feats, train.captions, torch.tensor(train.image_index), train.questions, train.answers)
     torch.manual_seed(seed)
-    model = make_bridge_model(kind, {n: feats[n].shape[-1] for n in ENCODER_NAMES}, lm, bridge_config(values, kind))
+    model = make_bridge_model(variant, {n: feats[n].shape[-1] for n in ENCODER_NAMES}, lm, bridge_config(values, variant))
     caption_steps, vqa_steps = (5, 15) if quick else (values["caption_steps"], values["vqa_steps"])
     losses = train_bridge(model, data, caption_steps, vqa_steps, values["batch_size"], values["lr"], seed=seed, progress=False,
                           dropout_in_vqa=values["encoder_dropout_in_vqa"])
-    save_file(trainable_state(model), str(out_path))
+    assets.save_safetensors(trainable_state(model), out_path)
     vqa_losses = losses[caption_steps:]
     metrics = {"caption_steps": caption_steps, "vqa_steps": vqa_steps,
                "loss_start": round(sum(vqa_losses[:10]) / 10, 4), "loss_end": round(sum(vqa_losses[-10:]) / 10, 4)}
@@ -89,19 +90,3 @@ def _build(kind: str, out_path: Path, seed: int, quick: bool) -> dict:
         metrics["test_pairs"] = round(pair_accuracy(pair_results(model, encode_images(encoders, pairs.images), pairs.questions, pairs.answers)), 4)
     metrics["train_seconds"] = round(time.perf_counter() - start, 1)
     return metrics
-
-
-def _builder(kind: str):
-    def build(out_path: Path, *, seed: int, quick: bool = False) -> dict:
-        return _build(kind, out_path, seed, quick)
-
-    build.__name__ = f"build_bridge_{kind}"
-    build.__doc__ = f"Asset builder of chapter 04's {kind!r} bridge (see course_lib.assets.Recipe)."
-    return build
-
-
-build_bridge_shape_cnn = _builder("shape_cnn")
-build_bridge_colour_net = _builder("colour_net")
-build_bridge_layout_vit = _builder("layout_vit")
-build_bridge_ensemble = _builder("ensemble")
-build_bridge_brave = _builder("brave")

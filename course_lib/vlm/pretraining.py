@@ -12,10 +12,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
 from torch import nn
 
-from course_lib.assets import loss_metrics
+from course_lib import assets
 from course_lib.lm.decoder import TinyDecoder, TinyDecoderConfig
 from course_lib.vlm.data import IGNORE, lm_labels, lm_pretraining_text
 from course_lib.vlm.encoders import TOKEN_CELL, build_encoder, freeze
@@ -80,7 +79,7 @@ def pretrain_encoder(name: str, steps: int, seed: int = 0, batch_size: int = 64,
 
 def loss_summary(losses: list[float]) -> dict[str, float]:
     """The manifest's loss_start / loss_end, rounded."""
-    return {k: round(v, 4) for k, v in loss_metrics(losses).items()}
+    return {k: round(v, 4) for k, v in assets.loss_metrics(losses).items()}
 
 
 def lm_config() -> TinyDecoderConfig:
@@ -115,39 +114,22 @@ def pretrain_lm(steps: int, seed: int = 0, batch_size: int = 64, lr: float = 3e-
     return lm, {"steps": steps, "answer_from_caption_accuracy": round(acc, 4), **loss_summary(losses)}
 
 
-def _save(model: nn.Module, out_path: Path) -> None:
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(out_path))
-
-
-def _builder(name: str):
-    def build(out_path: Path, *, seed: int, quick: bool = False) -> dict:
-        start = time.perf_counter()
-        model, metrics = pretrain_encoder(name, 20 if quick else ENCODER_STEPS[name], seed)
-        _save(model, out_path)
-        return {**metrics, "train_seconds": round(time.perf_counter() - start, 1)}
-
-    build.__name__ = f"build_{name}"
-    build.__doc__ = f"Asset builder of the chapter-04 encoder {name!r} (see course_lib.assets.Recipe)."
-    return build
-
-
-build_shape_cnn = _builder("shape_cnn")
-build_colour_net = _builder("colour_net")
-build_layout_vit = _builder("layout_vit")
-
-
-def build_tiny_lm(out_path: Path, *, seed: int, quick: bool = False) -> dict:
-    """Asset builder of chapter 04's tiny LM (see course_lib.assets.Recipe)."""
+def build_asset(out_path: Path, *, seed: int, quick: bool = False, variant: str) -> dict:
+    """Asset builder of ``ch04_<variant>`` (see course_lib.assets.Recipe): pre-train the encoder
+    ``variant`` (a key of ``ENCODER_STEPS``) or, for ``'tiny_lm'``, the LM, and save its weights."""
     start = time.perf_counter()
-    lm, metrics = pretrain_lm(20 if quick else LM_STEPS, seed)
-    _save(lm, out_path)
+    if variant == "tiny_lm":
+        model, metrics = pretrain_lm(20 if quick else LM_STEPS, seed)
+    elif variant in ENCODER_STEPS:
+        model, metrics = pretrain_encoder(variant, 20 if quick else ENCODER_STEPS[variant], seed)
+    else:
+        raise ValueError(f"no chapter-04 frozen part {variant!r}; the variants are {', '.join([*ENCODER_STEPS, 'tiny_lm'])}")
+    assets.save_safetensors(model.state_dict(), out_path)
     return {**metrics, "train_seconds": round(time.perf_counter() - start, 1)}
 
 
 def load_encoder(name: str) -> nn.Module:
     """Encoder ``name`` with its shipped pre-trained weights, frozen (chapter 04)."""
-    from course_lib import assets
-
     model = build_encoder(name)
     model.load_state_dict(assets.load(f"ch04_{name}"))
     return freeze(model)
@@ -155,8 +137,6 @@ def load_encoder(name: str) -> nn.Module:
 
 def load_lm() -> TinyDecoder:
     """The shipped pre-trained tiny LM, frozen (chapter 04)."""
-    from course_lib import assets
-
     lm = TinyDecoder(lm_config())
     lm.load_state_dict(assets.load("ch04_tiny_lm"))
     return freeze(lm)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from course_lib.attention.block import MLP
 from course_lib.attention.mha import MultiHeadAttention
 from course_lib.attention.sdpa import scaled_dot_product_attention
-from course_lib.vision.vit import MLP
 
 
 def cross_attention(

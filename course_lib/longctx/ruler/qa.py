@@ -12,6 +12,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from course_lib.longctx.ruler.words import NOUNS
+
 FIRST_NAMES = tuple("""Ada Bram Cleo Dario Elin Faro Greta Hugo Iris Jonas Kaia Lior Mira Nilo Orla Pavel Quin
 Rosa Soren Tala Ulla Vito Wren Xena Yara Zeno Alba Bruno Cora Dex Esme Finn Gala Hale Ines Jura""".split())
 LAST_NAMES = tuple("""Ashby Brandt Corvin Dale Ennis Falk Garrow Hollis Ivers Jarret Kell Lorne Marsh Norrell
@@ -46,14 +48,10 @@ class QAItem:
 
 
 def _person(rng: random.Random, name: str, town: str) -> str:
-    from course_lib.longctx.ruler.words import NOUNS
-
     return PERSON_DOC.format(name=name, town=town, job=rng.choice(JOBS), place=rng.choice(NOUNS))
 
 
 def _town(rng: random.Random, town: str, country: str) -> str:
-    from course_lib.longctx.ruler.words import NOUNS
-
     return TOWN_DOC.format(town=town, country=country, thing=rng.choice(NOUNS))
 
 

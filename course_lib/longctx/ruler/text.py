@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 import torch
-from safetensors.torch import save_file
 
+from course_lib import assets
+from course_lib.longctx.ruler.qa import QA_WORDS
 from course_lib.longctx.ruler.templates import ANSWER_PREFIXES, DOCUMENT, NEEDLE, NOISE, TEMPLATES
 from course_lib.longctx.ruler.words import ADJECTIVES, NOUNS, VERBS
 
@@ -61,15 +62,13 @@ def build_essay_asset(out_path: Path, *, seed: int, quick: bool = False) -> dict
     """Asset recipe ``ch02_essay``: the extracted text as a uint8 tensor of its UTF-8 bytes."""
     text = extract_essay_text()
     data = torch.tensor(list(text.encode("utf-8")), dtype=torch.uint8)
-    save_file({"utf8": data}, str(out_path), metadata={"source": "pydoc_data.topics (PSF licence)"})
+    assets.save_safetensors({"utf8": data}, out_path, {"source": "pydoc_data.topics (PSF licence)"})
     return {"characters": len(text), "words": len(text.split()), "paragraphs": text.count("\n") + 1}
 
 
 @lru_cache(maxsize=1)
 def essay_text() -> str:
     """The shipped essay haystack (asset ``ch02_essay``), verified against the manifest."""
-    from course_lib import assets
-
     return bytes(assets.load("ch02_essay")["utf8"].tolist()).decode("utf-8")
 
 
@@ -155,8 +154,6 @@ class WordTokenizer:
 def vocabulary_words(essay: str, essay_words: int = 1500) -> list[str]:
     """The words of the reduced-scale vocabulary: every word of the templates, needles and word
     lists, the synthetic QA vocabulary, and the ``essay_words`` most frequent words of the essay."""
-    from course_lib.longctx.ruler.qa import QA_WORDS
-
     fixed = " ".join([*TEMPLATES.values(), *ANSWER_PREFIXES.values(), NEEDLE, NOISE, DOCUMENT, "VAR numbers uuids words"])
     words = set(re.findall(r"[A-Za-z]+", fixed)) | set(ADJECTIVES) | set(NOUNS) | set(VERBS) | set(QA_WORDS)
     counts = Counter(re.findall(r"[A-Za-z]+", essay))

@@ -10,22 +10,23 @@ steps of this loop and then loads them.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
-from course_lib.assets import loss_metrics
+from course_lib import assets
 from course_lib.attention.tiny_lm import InfiniLMConfig, TinyInfiniLM
+from course_lib.config import chapter_values
 from course_lib.longctx.ruler import tasks as ruler_tasks
+from course_lib.longctx.ruler.evaluate import evaluate, make_samples
+from course_lib.longctx.ruler.models import GreedyLM
 from course_lib.longctx.ruler.tasks import Sample, generate_sample
 from course_lib.longctx.ruler.templates import TASK_NAMES, TASKS
 from course_lib.longctx.ruler.text import WordTokenizer, course_tokenizer
@@ -166,8 +167,7 @@ def train_ruler(model: TinyInfiniLM, tokenizer: WordTokenizer, recipe: RulerReci
 
 
 def reduced_settings() -> dict:
-    from course_lib.config import chapter_values
-
+    """Chapter 02's reduced-scale settings (``course_lib.config``)."""
     return chapter_values("02", "reduced")
 
 
@@ -196,29 +196,30 @@ NIAH_EVAL = dict(tasks=("niah_single_1", "niah_single_2", "niah_multikey_2"), le
 
 
 def save_model(model: TinyInfiniLM, path: Path, recipe: RulerRecipe) -> None:
-    meta = {"config": json.dumps(model.cfg.to_dict()), "recipe": json.dumps(asdict(recipe))}
-    # float16 halves the shipped size; the weights are read back into float32
-    save_file({k: v.to(torch.float16).contiguous() for k, v in model.state_dict().items()}, str(path), metadata=meta)
+    """The weights in float16 (half the shipped size; they are read back into float32), with the
+    model's config and its recipe in the file's header."""
+    state = {k: v.to(torch.float16) for k, v in model.state_dict().items()}
+    assets.save_safetensors(state, path, {"config": model.cfg.to_dict(), "recipe": asdict(recipe)})
 
 
 def load_model(name: str) -> tuple[TinyInfiniLM, RulerRecipe]:
     """A shipped RULER model (verified against the manifest) and its recipe."""
-    from course_lib import assets
-    from safetensors import safe_open
-
     file = assets.path(name)
-    with safe_open(str(file), "pt") as f:
-        meta = f.metadata()
-    recipe_dict = json.loads(meta["recipe"])
+    meta = assets.read_metadata(file)
+    recipe_dict = meta["recipe"]
     recipe_dict["train_lengths"] = tuple(recipe_dict["train_lengths"])
     recipe_dict["tasks"] = tuple(recipe_dict.get("tasks", TASK_NAMES))
-    model = RulerLM(InfiniLMConfig(**json.loads(meta["config"])))
+    model = RulerLM(InfiniLMConfig(**meta["config"]))
     model.load_state_dict({k: v.float() for k, v in load_file(str(file)).items()})
     return model.eval(), RulerRecipe(**recipe_dict)
 
 
-def build_asset(name: str, out_path: Path, seed: int, quick: bool) -> dict:
-    """Train ``RULER_ASSETS[name]`` and save it (``course_lib.assets.build`` runs it on one thread)."""
+def build_asset(out_path: Path, *, seed: int, quick: bool = False, variant: str) -> dict:
+    """Asset builder of ``ch02_ruler_<variant>`` (see course_lib.assets.Recipe): train its recipe in
+    ``RULER_ASSETS`` and save it (``course_lib.assets.build`` runs it on one thread)."""
+    name = f"ch02_ruler_{variant}"
+    if name not in RULER_ASSETS:
+        raise ValueError(f"no RULER model {name!r}; RULER_ASSETS has {', '.join(RULER_ASSETS)}")
     recipe = replace(recipe_for(name), seed=seed)
     if quick:
         recipe = replace(recipe, steps=15, batch_size=4, train_lengths=(512,), lr=1e-2)
@@ -227,7 +228,7 @@ def build_asset(name: str, out_path: Path, seed: int, quick: bool) -> dict:
     model = build_model(recipe, tokenizer)
     start = time.perf_counter()
     losses = train_ruler(model, tokenizer, recipe, progress=not quick)
-    metrics = {**loss_metrics(losses), "train_seconds": round(time.perf_counter() - start, 1),
+    metrics = {**assets.loss_metrics(losses), "train_seconds": round(time.perf_counter() - start, 1),
                "claimed_length": recipe.claimed_length}
     if not quick:
         metrics.update(niah_scores(model, tokenizer))
@@ -237,23 +238,8 @@ def build_asset(name: str, out_path: Path, seed: int, quick: bool) -> dict:
 
 def niah_scores(model: TinyInfiniLM, tokenizer: WordTokenizer) -> dict:
     """Scores (0-100) of a retrieval model on the NIAH_EVAL grid with the chapter's evaluate()."""
-    from course_lib.longctx.ruler.evaluate import evaluate, make_samples
-    from course_lib.longctx.ruler.models import GreedyLM
-
     values = reduced_settings()
     samples = make_samples(tokenizer, NIAH_EVAL["lengths"], NIAH_EVAL["num_samples"], tasks=NIAH_EVAL["tasks"], seed=NIAH_EVAL["seed"],
                            tokens_to_generate=values["tokens_to_generate"], vt_example_length=values["vt_example_length"])
     result = evaluate(GreedyLM(model, tokenizer), samples, "niah", progress=False)  # on assets.build's one thread
     return {f"{task}@{n}": score for task, row in result.table.items() for n, score in row.items()}
-
-
-def build_full256(out_path: Path, *, seed: int, quick: bool = False) -> dict:
-    return build_asset("ch02_ruler_full256", out_path, seed, quick)
-
-
-def build_infini64(out_path: Path, *, seed: int, quick: bool = False) -> dict:
-    return build_asset("ch02_ruler_infini64", out_path, seed, quick)
-
-
-def build_local64(out_path: Path, *, seed: int, quick: bool = False) -> dict:
-    return build_asset("ch02_ruler_local64", out_path, seed, quick)

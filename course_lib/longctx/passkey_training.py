@@ -1,5 +1,8 @@
 r"""Training and evaluating the tiny Infini-attention LM on passkey retrieval (chapter 01).
 
+It lives beside the task it trains on (:mod:`course_lib.longctx.passkey`), as chapter 02's
+RULER training does: ``longctx`` imports the models of ``attention``, never the other way round.
+
 The recipe (reduced scale): prompts of ``train_len`` tokens, passkey at a uniform random
 depth, cross-entropy on the answer token, gradients through the memory across all
 segments (full BPTT), AdamW with the gate logits beta on a 10x learning rate and no weight
@@ -21,7 +24,6 @@ flows through ``train_len`` tokens only.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -29,10 +31,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
-from course_lib.assets import loss_metrics
+from course_lib.assets import loss_metrics, save_safetensors
 from course_lib.attention.tiny_lm import SIZE_KEYS, InfiniLMConfig, TinyInfiniLM
 from course_lib.config import chapter_values
 from course_lib.longctx.passkey import POSITIONS, PasskeyBatch, PasskeyTask
@@ -157,8 +158,8 @@ def evaluate_passkey(
 
 
 def save_model(model: TinyInfiniLM, path: Path, metadata: dict) -> None:
-    meta = {"config": json.dumps(model.cfg.to_dict()), **{k: json.dumps(v) for k, v in metadata.items()}}
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path), metadata=meta)
+    """The weights, with the model's config and ``metadata`` (JSON values) in the file's header."""
+    save_safetensors(model.state_dict(), path, {"config": model.cfg.to_dict(), **metadata})
 
 
 # The shipped models of chapter 01 (data/MANIFEST.json), each rebuilt by
@@ -173,8 +174,12 @@ PASSKEY_ASSETS = {
 }
 
 
-def build_asset(name: str, out_path: Path, seed: int, quick: bool) -> dict:
-    """Train the recipe ``PASSKEY_ASSETS[name]`` and save the model; returns its metrics."""
+def build_asset(out_path: Path, *, seed: int, quick: bool = False, variant: str) -> dict:
+    """Asset builder of ``ch01_passkey_<variant>`` (see course_lib.assets.Recipe): train its recipe
+    in ``PASSKEY_ASSETS`` and save the model; returns its metrics."""
+    name = f"ch01_passkey_{variant}"
+    if name not in PASSKEY_ASSETS:
+        raise ValueError(f"no passkey model {name!r}; PASSKEY_ASSETS has {', '.join(PASSKEY_ASSETS)}")
     recipe = replace(PASSKEY_ASSETS[name], seed=seed)
     if quick:
         recipe = replace(recipe, steps=60, batch_size=32, train_len=64, lr=1e-2)
@@ -189,19 +194,3 @@ def build_asset(name: str, out_path: Path, seed: int, quick: bool) -> dict:
             metrics[f"accuracy_{recipe.train_len}_{pos}"] = passkey_accuracy(model, task, recipe.train_len, depth, 64)
     save_model(model, out_path, {"recipe": asdict(recipe)})  # no timings in the file: rebuilds are byte-identical
     return metrics
-
-
-def build_delta(out_path: Path, *, seed: int, quick: bool = False) -> dict:
-    return build_asset("ch01_passkey_delta", out_path, seed, quick)
-
-
-def build_linear(out_path: Path, *, seed: int, quick: bool = False) -> dict:
-    return build_asset("ch01_passkey_linear", out_path, seed, quick)
-
-
-def build_off(out_path: Path, *, seed: int, quick: bool = False) -> dict:
-    return build_asset("ch01_passkey_off", out_path, seed, quick)
-
-
-def build_delta_plain(out_path: Path, *, seed: int, quick: bool = False) -> dict:
-    return build_asset("ch01_passkey_delta_plain", out_path, seed, quick)
