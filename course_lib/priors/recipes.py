@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from safetensors.torch import save_file
 from torch import nn
 
-from course_lib.assets import loss_metrics
+from course_lib.assets import loss_metrics, save_safetensors
 from course_lib.config import chapter_values
 from course_lib.diffusion.guidance import drop_condition
 from course_lib.diffusion.inpainting import blur_fill, inpaint_condition, masked_mse, random_masks
@@ -89,8 +88,8 @@ def _diffusion_loss(prior: TinyPrior, x0: torch.Tensor, prompts: list[str], extr
 
 
 def _save(out_path: Path, modules: dict[str, nn.Module]) -> None:
-    tensors = {f"{prefix}.{k}" if prefix else k: v.detach().contiguous() for prefix, m in modules.items() for k, v in m.state_dict().items()}
-    save_file(tensors, str(out_path))
+    tensors = {f"{prefix}.{k}" if prefix else k: v.detach() for prefix, m in modules.items() for k, v in m.state_dict().items()}
+    save_safetensors(tensors, out_path)
 
 
 @torch.no_grad()
