@@ -20,6 +20,7 @@ import hashlib
 import importlib
 import json
 import os
+import platform
 import sys
 import tempfile
 import time
@@ -299,6 +300,7 @@ def build(name: str, folder: Path | None = None, quick: bool = False) -> dict:
         "metrics": metrics,
         "build_seconds": round(seconds, 1),
         "torch_version": torch.__version__,
+        "cpu": f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()}",  # rebuilds give the same bytes on this kind
         "date": datetime.date.today().isoformat(),
         "description": recipe.description,
     }
@@ -320,6 +322,31 @@ def verify(folder: Path | None = None) -> list[str]:
     return problems
 
 
+def compare_with_shipped(name: str, rebuilt_folder: Path) -> list[str]:
+    """How a rebuild of ``name`` in ``rebuilt_folder`` compares with the shipped asset, line by line.
+
+    The same bytes (sha256) when rebuilt on a CPU of the kind that built the shipped file. On another
+    CPU kind (another instruction set under the float kernels) the weights differ by rounding, so the
+    lines then give each tensor's largest difference and every metric that changed: a rebuild
+    reproduces the asset when the tensors agree to rounding and the metrics agree.
+    """
+    shipped, rebuilt = metadata(name), metadata(name, rebuilt_folder)
+    if shipped["sha256"] == rebuilt["sha256"]:
+        return [f"{name}: the same bytes as the shipped file (sha256 {shipped['sha256'][:12]}...)"]
+    lines = [f"{name}: different bytes (sha256 {rebuilt['sha256'][:12]}... vs shipped {shipped['sha256'][:12]}...)"]
+    old, new = load(name), load(name, rebuilt_folder)
+    if set(old) != set(new) or any(old[k].shape != new[k].shape for k in old):
+        return lines + ["  the tensors differ in names or shapes: the recipe changed since the shipped build"]
+    worst = max(old, key=lambda k: float((old[k].double() - new[k].double()).abs().max()) if old[k].numel() else 0.0)
+    diff = float((old[worst].double() - new[worst].double()).abs().max()) if old[worst].numel() else 0.0
+    scale = float(old[worst].double().abs().max()) if old[worst].numel() else 0.0
+    lines.append(f"  same {len(old)} tensors and shapes; largest difference {diff:.3g} (in {worst}, whose largest value is {scale:.3g})")
+    changed = {k: (shipped["metrics"].get(k), v) for k, v in rebuilt["metrics"].items()
+               if shipped["metrics"].get(k) != v and not k.endswith("seconds")}
+    lines += [f"  metric {k}: {a} shipped, {b} rebuilt" for k, (a, b) in sorted(changed.items())] or ["  every metric equal"]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``list``, ``verify``, ``build NAME [--quick] [--data-dir DIR]``."""
     parser = argparse.ArgumentParser(prog="python -m course_lib.assets", description="Shipped assets of the course.")
@@ -330,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     build_parser.add_argument("name")
     build_parser.add_argument("--quick", action="store_true", help="a handful of steps (writes to a temporary folder unless --data-dir)")
     build_parser.add_argument("--data-dir", type=Path, default=None, help="folder to write to (default: the data folder)")
+    build_parser.add_argument("--compare", action="store_true",
+                              help="rebuild into a temporary folder and compare with the shipped asset (bytes, tensors, metrics)")
     args = parser.parse_args(argv)
     try:
         if args.command == "list":
@@ -347,10 +376,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{len(read_manifest()['assets']) - len(problems)} asset(s) ok, {len(problems)} problem(s)")
             return 1 if problems else 0
         else:
-            folder = args.data_dir or (Path(tempfile.mkdtemp(prefix="course-asset-")) if args.quick else None)
+            if args.compare and args.quick:
+                raise AssetError("--compare checks a full rebuild against the shipped asset; drop --quick")
+            temporary = args.quick or args.compare
+            folder = args.data_dir or (Path(tempfile.mkdtemp(prefix="course-asset-")) if temporary else None)
             record = build(args.name, folder, quick=args.quick)
             print(f"built {args.name}: {(folder or data_dir()) / record['file']} {record['size']} bytes in {record['build_seconds']} s")
             print(json.dumps(record["metrics"], indent=2))
+            if args.compare:
+                print("\n".join(compare_with_shipped(args.name, folder or data_dir())))
     except AssetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

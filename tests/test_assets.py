@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 
 import pytest
@@ -110,6 +111,25 @@ def test_read_metadata_of_a_file_without_metadata_or_with_foreign_keys(tmp_path)
     save_file({"w": torch.zeros(2)}, str(tmp_path / "old.safetensors"), metadata={"config": "{}", "recipe": "{}"})
     with pytest.raises(AssetError, match=r"metadata keys \['config', 'recipe'\].*save_safetensors.*rebuild"):
         assets.read_metadata(tmp_path / "old.safetensors")
+
+
+def test_a_rebuild_is_compared_with_the_shipped_asset(fake_recipe, tmp_path, capsys):
+    assets.build(fake_recipe.name)  # the "shipped" asset, in COURSE_DATA_DIR
+    assert assets.main(["build", fake_recipe.name, "--compare"]) == 0
+    assert "the same bytes as the shipped file" in capsys.readouterr().out
+    other = tmp_path / "other_cpu"
+    record = assets.build(fake_recipe.name, other)
+    save_file({"w": assets.load(fake_recipe.name, other)["w"] + 3e-7}, str(other / record["file"]))  # rounding elsewhere
+    manifest = assets.read_manifest(other)
+    manifest["assets"][fake_recipe.name].update(sha256=assets.sha256_of(other / record["file"]), size=(other / record["file"]).stat().st_size)
+    manifest["assets"][fake_recipe.name]["metrics"]["loss_end"] += 1.0
+    assets.write_manifest(manifest, other)
+    lines = assets.compare_with_shipped(fake_recipe.name, other)
+    assert lines[0].startswith("fake_linear: different bytes")
+    largest = float(re.search(r"largest difference ([0-9.e+-]+) \(in w,", lines[1]).group(1))
+    assert 1e-7 < largest < 1e-6, lines
+    assert any(line.strip().startswith("metric loss_end:") for line in lines), lines
+    assert assets.main(["build", fake_recipe.name, "--compare", "--quick"]) == 2
 
 
 def test_unknown_name_lists_known_assets(fake_recipe):
