@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from course_lib.assets import loss_metrics, save_safetensors
 from course_lib.attention.tiny_lm import SIZE_KEYS, InfiniLMConfig, TinyInfiniLM
 from course_lib.config import chapter_values
+from course_lib.longctx.optim import clipped_step
 from course_lib.longctx.passkey import POSITIONS, PasskeyBatch, PasskeyTask
 
 
@@ -122,12 +123,7 @@ def train_passkey(
             repeats = filler_repeats(task, batch, recipe.filler_repeats_max**ramp, gen).to(device)
         logits = model(batch.tokens.to(device), last_only=True, repeats=repeats)
         loss = F.cross_entropy(logits, batch.answers.to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
+        losses.append(clipped_step(model, opt, sched, loss))
     model.eval()
     return losses
 

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from course_lib import assets
 from course_lib.attention.tiny_lm import InfiniLMConfig, TinyInfiniLM
 from course_lib.config import chapter_values
+from course_lib.longctx.optim import clipped_step
 from course_lib.longctx.ruler import tasks as ruler_tasks
 from course_lib.longctx.ruler.evaluate import evaluate, make_samples
 from course_lib.longctx.ruler.models import GreedyLM
@@ -156,12 +157,7 @@ def train_ruler(model: TinyInfiniLM, tokenizer: WordTokenizer, recipe: RulerReci
     for step in tqdm(range(steps), desc=f"train {recipe.memory}/{recipe.segment_len}", disable=not progress):
         length = min(recipe.train_lengths) if step < recipe.short_steps else rng.choice(recipe.train_lengths)
         loss = answer_loss(model, [data.draw(rng, length) for _ in range(recipe.batch_size)], tokenizer.pad_id)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
+        losses.append(clipped_step(model, opt, sched, loss))
     model.eval()
     return losses
 
