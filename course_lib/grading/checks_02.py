@@ -6,11 +6,26 @@ from __future__ import annotations
 import math
 import random
 
-from course_lib.grading.checking import CheckFailed, call, run
+from course_lib.grading.checking import require_passed, CheckFailed, call, run
 from course_lib.longctx.ruler import scoring as ref_scoring
 from course_lib.longctx.ruler import tasks as ref_tasks
 from course_lib.longctx.ruler.models import trace_variables as ref_trace
 
+# every exercise of the chapter (id -> title): its last check prints which are still open
+EXERCISES = {
+    "02-1": "needle insertion at a depth",
+    "02-2": "length control by binary search",
+    "02-3": "multi-hop variable tracking",
+    "02-4": "Zeta-distributed word counts (FWE)",
+    "02-5": "string_match_all",
+    "02-6": "effective length and weighted averages",
+}
+
+
+
+def require(*ids: str, what: str = "this experiment") -> None:
+    """Fail with the exercises' names when one of ``ids`` has not passed its check in this kernel."""
+    require_passed(EXERCISES, ids, what)
 
 def _expect_equal(actual, expected, what: str, wrong: dict | None = None) -> None:
     if actual == expected:
@@ -223,4 +238,4 @@ def check_effective_length(effective_length, weighted_average) -> None:
         if round(call(weighted_average, gpt4, "inc", what="weighted_average"), 1) != 89.0:
             raise CheckFailed("the GPT-4 row must give wAvg(inc) = 89.0")
 
-    run("02-6", "effective length and weighted averages", body)
+    run("02-6", "effective length and weighted averages", body, chapter_exercises=EXERCISES)

@@ -8,7 +8,7 @@ import math
 import torch
 from torch import nn
 
-from course_lib.grading.checking import CheckFailed, call, expect_close, expect_tensor, run
+from course_lib.grading.checking import require_passed, CheckFailed, call, expect_close, expect_tensor, run
 from course_lib.vlm.model import pair_accuracy as ref_pair_accuracy
 from course_lib.vlm.qformer import QFormerLayer
 from course_lib.vlm.qformer import build_lm_inputs as ref_build_lm_inputs
@@ -16,6 +16,21 @@ from course_lib.vlm.qformer import concat_encoder_features as ref_concat
 from course_lib.vlm.qformer import cross_attention as ref_cross_attention
 from course_lib.vlm.qformer import qformer_layer as ref_qformer_layer
 
+# every exercise of the chapter (id -> title): its last check prints which are still open
+EXERCISES = {
+    "04-1": "cross-attention from the queries",
+    "04-2": "the Q-Former block",
+    "04-3": "multi-encoder concatenation with per-encoder projections",
+    "04-4": "encoder dropout",
+    "04-5": "the soft prompt",
+    "04-6": "MMVP pair accuracy",
+}
+
+
+
+def require(*ids: str, what: str = "this experiment") -> None:
+    """Fail with the exercises' names when one of ``ids`` has not passed its check in this kernel."""
+    require_passed(EXERCISES, ids, what)
 
 def _randn(*shape: int, seed: int) -> torch.Tensor:
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
@@ -272,4 +287,4 @@ def check_pair_accuracy(fn) -> None:
             hint = next((h for v, h in hints.items() if math.isclose(got, v, abs_tol=1e-6)), "it differs from the reference")
             raise CheckFailed(f"pair_accuracy({correct.int().tolist()}) = {got}, expected {want}: {hint}")
 
-    run("04-6", "MMVP pair accuracy", body)
+    run("04-6", "MMVP pair accuracy", body, chapter_exercises=EXERCISES)
