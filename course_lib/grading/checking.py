@@ -33,7 +33,7 @@ def open_exercises(exercises: dict[str, str]) -> list[str]:
     return [check_id for check_id in exercises if check_id not in _PASSED]
 
 
-def require_passed(exercises: dict[str, str], ids: Iterable[str], what: str) -> None:
+def require_passed(exercises: dict[str, str], *ids: str, what: str = "this experiment") -> None:
     """Stop ``what`` (an experiment that runs on the learner's code) when one of ``ids`` is still open.
 
     Raises CheckFailed naming every open exercise, so an unsolved notebook fails there with the
