@@ -36,7 +36,8 @@ def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, f
 
 
 def difference_interval(p1: float, n1: int, p2: float, n2: int, z: float = 1.96) -> tuple[float, float, float]:
-    """``(p1 - p2, low, high)``: the 95% normal interval of the difference of two independent accuracies.
+    """``(p1 - p2, low, high)``: the 95% normal interval of the difference of two independent accuracies
+    (clipped to [-1, 1], the range a difference of accuracies can take).
 
     The variance of each accuracy is floored at that of one error in ``n`` (a perfect score
     measured on few questions is not certain).
@@ -44,7 +45,7 @@ def difference_interval(p1: float, n1: int, p2: float, n2: int, z: float = 1.96)
     var1 = max(p1 * (1 - p1), (n1 - 1) / n1**2) / n1
     var2 = max(p2 * (1 - p2), (n2 - 1) / n2**2) / n2
     half = z * math.sqrt(var1 + var2)
-    return p1 - p2, p1 - p2 - half, p1 - p2 + half
+    return p1 - p2, max(-1.0, p1 - p2 - half), min(1.0, p1 - p2 + half)
 
 
 def paired_interval(differences: Sequence[float]) -> tuple[float, float, float]:

@@ -82,3 +82,8 @@ def test_ch02_effective_below_claimed_needs_a_clear_drop():
     # a broken variant that never drops (e.g. scored by the oracle): the claim does not reproduce
     assert verdict_falls_below([100.0] * 5, 60, 85.6) == FAILS
     assert verdict_falls_below([90.0, 85.0], 60, 85.6) == TIE
+
+
+def test_difference_interval_stays_within_the_possible_range():
+    d, low, high = difference_interval(1.0, 24, 0.0, 24)
+    assert d == 1.0 and low < 1.0 and high == 1.0
