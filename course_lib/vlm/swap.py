@@ -9,28 +9,21 @@ code the learner wrote; on leaving, course_lib's own functions are back.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Callable
 
-SWAPPABLE = ("cross_attention", "qformer_layer", "concat_encoder_features", "encoder_keep_mask", "build_lm_inputs")
+from course_lib.swap import swapped
+from course_lib.vlm import model, qformer
+
+PLACES = {
+    "cross_attention": [(qformer, "cross_attention")],
+    "qformer_layer": [(qformer, "qformer_layer")],
+    "concat_encoder_features": [(qformer, "concat_encoder_features")],
+    "encoder_keep_mask": [(qformer, "encoder_keep_mask")],
+    "build_lm_inputs": [(qformer, "build_lm_inputs"), (model, "build_lm_inputs")],
+}
 
 
-@contextmanager
-def your_functions(**functions: Callable) -> Iterator[None]:
-    """Within the block, course_lib's bridges call ``functions`` (names from ``SWAPPABLE``)."""
-    from course_lib.vlm import model, qformer
-
-    unknown = sorted(set(functions) - set(SWAPPABLE))
-    if unknown:
-        raise ValueError(f"{unknown}: only {SWAPPABLE} can be swapped")
-    saved = []
-    for module in (qformer, model):
-        for name, fn in functions.items():
-            if hasattr(module, name):
-                saved.append((module, name, getattr(module, name)))
-                setattr(module, name, fn)
-    try:
-        yield
-    finally:
-        for module, name, original in reversed(saved):
-            setattr(module, name, original)
+def your_functions(**functions: Callable) -> AbstractContextManager[None]:
+    """Within the block, course_lib's bridges call ``functions`` (names from ``PLACES``)."""
+    return swapped(PLACES, **functions)
