@@ -78,6 +78,7 @@ def test_checkers_accept_correct_code(capsys):
         "✅ 04-4 encoder dropout: correct",
         "✅ 04-5 the soft prompt: correct",
         "✅ 04-6 MMVP pair accuracy: correct",
+        "progress of chapter 04: all 6 exercises pass in this kernel",
     ]
 
 

@@ -19,8 +19,43 @@ class CheckFailed(AssertionError):
     """A learner's exercise is not right yet; the message says what is wrong and what to look at."""
 
 
+_PASSED: set[str] = set()  # the check ids that passed in this kernel (this Python process)
+PROGRESS_MARK = "progress of chapter"  # the progress line starts with it; tests/nbval_sanitize.cfg masks that line
+
+
 def passed(check_id: str, title: str) -> None:
+    _PASSED.add(check_id)
     print(f"✅ {check_id} {title}: correct")
+
+
+def open_exercises(exercises: dict[str, str]) -> list[str]:
+    """The ids among ``exercises`` (id -> title) whose check has not passed in this kernel."""
+    return [check_id for check_id in exercises if check_id not in _PASSED]
+
+
+def require_passed(exercises: dict[str, str], *ids: str, what: str = "this experiment") -> None:
+    """Stop ``what`` (an experiment that runs on the learner's code) when one of ``ids`` is still open.
+
+    Raises CheckFailed naming every open exercise, so an unsolved notebook fails there with the
+    exercise's name rather than deep inside a training loop.
+    """
+    still_open = [check_id for check_id in ids if check_id not in _PASSED]
+    if still_open:
+        named = "; ".join(f"exercise {check_id} ({exercises[check_id]})" for check_id in still_open)
+        raise CheckFailed(f"{what} runs on your code, and {named} has not passed its check yet: solve it and run its check cell first")
+
+
+def progress_line(chapter: str, exercises: dict[str, str]) -> str:
+    """One line: every exercise of ``chapter`` passed in this kernel, or which are still open.
+
+    The line's text depends on what the learner has solved, so the grader's sanitizer masks it
+    (its output is never what a check is graded on); on the solution it is always the first form.
+    """
+    still_open = open_exercises(exercises)
+    if not still_open:
+        return f"{PROGRESS_MARK} {chapter}: all {len(exercises)} exercises pass in this kernel"
+    named = "; ".join(f"{check_id} {exercises[check_id]}" for check_id in still_open)
+    return f"{PROGRESS_MARK} {chapter}: {len(still_open)} of {len(exercises)} exercises still open (not passed in this kernel): {named}"
 
 
 def _tensors_in(values: Iterable[Any]) -> list[torch.Tensor]:
@@ -121,11 +156,19 @@ def expect_close(
     raise CheckFailed(f"{what} differs from the reference (max abs error {err:.3g})")
 
 
-def run(check_id: str, title: str, body: Callable[[], None]) -> None:
-    """Run a checker body; print the success line or raise CheckFailed with the id and title in front."""
+def run(check_id: str, title: str, body: Callable[[], None], chapter_exercises: dict[str, str] | None = None) -> None:
+    """Run a checker body; print the success line or raise CheckFailed with the id and title in front.
+
+    The chapter's last checker passes ``chapter_exercises`` (id -> title): after its own
+    verdict it prints :func:`progress_line`, which exercises of the chapter are still open.
+    """
     try:
-        with torch.random.fork_rng():  # a check must not change the random numbers of the cells after it
-            body()
-    except CheckFailed as err:
-        raise CheckFailed(f"❌ {check_id} {title}: {err}") from None
-    passed(check_id, title)
+        try:
+            with torch.random.fork_rng():  # a check must not change the random numbers of the cells after it
+                body()
+        except CheckFailed as err:
+            raise CheckFailed(f"❌ {check_id} {title}: {err}") from None
+        passed(check_id, title)
+    finally:
+        if chapter_exercises is not None:
+            print(progress_line(check_id.split("-")[0], chapter_exercises))

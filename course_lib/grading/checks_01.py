@@ -4,12 +4,27 @@ reference on random inputs and edge cases and, when it is wrong, says how."""
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 
 from course_lib.attention import infini as ref
 from course_lib.attention.sdpa import scaled_dot_product_attention as ref_sdpa
-from course_lib.grading.checking import CheckFailed, call, expect_close, expect_tensor, run
+from course_lib.grading.checking import CheckFailed, call, expect_close, expect_tensor, require_passed, run
+
+# every exercise of the chapter (id -> title): its last check prints which are still open
+EXERCISES = {
+    "01-1": "causal scaled dot-product attention",
+    "01-2": "memory retrieval (eq. 3)",
+    "01-3": "linear memory update (eq. 4)",
+    "01-4": "delta-rule memory update (eq. 5)",
+    "01-5": "gated mixing (eq. 6)",
+    "01-6": "Infini-attention layer (read, update, gate)",
+    "01-7": "streaming segment loop",
+}
+
+# checks_NN.require("NN-1", ..., what=...): an experiment on the learner's code stops while one is open
+require = partial(require_passed, EXERCISES)
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -277,4 +292,4 @@ def check_stream(fn) -> None:
             expect_close(state.M, st.M, "the final memory M")
             expect_close(state.z, st.z, "the final normaliser z")
 
-    run("01-7", "streaming segment loop", body)
+    run("01-7", "streaming segment loop", body, chapter_exercises=EXERCISES)

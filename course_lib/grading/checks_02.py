@@ -5,11 +5,25 @@ from __future__ import annotations
 
 import math
 import random
+from functools import partial
 
-from course_lib.grading.checking import CheckFailed, call, run
+from course_lib.grading.checking import CheckFailed, call, require_passed, run
 from course_lib.longctx.ruler import scoring as ref_scoring
 from course_lib.longctx.ruler import tasks as ref_tasks
 from course_lib.longctx.ruler.models import trace_variables as ref_trace
+
+# every exercise of the chapter (id -> title): its last check prints which are still open
+EXERCISES = {
+    "02-1": "needle insertion at a depth",
+    "02-2": "length control by binary search",
+    "02-3": "multi-hop variable tracking",
+    "02-4": "Zeta-distributed word counts (FWE)",
+    "02-5": "string_match_all",
+    "02-6": "effective length and weighted averages",
+}
+
+# checks_NN.require("NN-1", ..., what=...): an experiment on the learner's code stops while one is open
+require = partial(require_passed, EXERCISES)
 
 
 def _expect_equal(actual, expected, what: str, wrong: dict | None = None) -> None:
@@ -223,4 +237,4 @@ def check_effective_length(effective_length, weighted_average) -> None:
         if round(call(weighted_average, gpt4, "inc", what="weighted_average"), 1) != 89.0:
             raise CheckFailed("the GPT-4 row must give wAvg(inc) = 89.0")
 
-    run("02-6", "effective length and weighted averages", body)
+    run("02-6", "effective length and weighted averages", body, chapter_exercises=EXERCISES)

@@ -4,6 +4,7 @@ on random inputs and edge cases and, when it is wrong, says how."""
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -13,10 +14,23 @@ from course_lib.attention.rope import apply_rope as ref_apply_rope
 from course_lib.attention.rope import rope_angles as ref_rope_angles
 from course_lib.attention.swiglu_ffn import swiglu as ref_swiglu
 from course_lib.attention.swiglu_ffn import swiglu_hidden_dim as ref_hidden_dim
-from course_lib.grading.checking import CheckFailed, call, expect_close, expect_tensor, run
+from course_lib.grading.checking import CheckFailed, call, expect_close, expect_tensor, require_passed, run
 from course_lib.vision.masks import class_token_mask as ref_mask
 from course_lib.vision.masks import soft_mask as ref_soft_mask
 from course_lib.vision.soft_mask_schedule import soft_mask_alpha as ref_alpha
+
+# every exercise of the chapter (id -> title): its last check prints which are still open
+EXERCISES = {
+    "03-1": "RMSNorm",
+    "03-2": "SwiGLU and its hidden size",
+    "03-3": "causal and modified attention masks (eq. 1)",
+    "03-4": "post-sequence class token",
+    "03-5": "rotary position embedding (RoPE)",
+    "03-6": "soft mask and its schedule (eq. 2)",
+}
+
+# checks_NN.require("NN-1", ..., what=...): an experiment on the learner's code stops while one is open
+require = partial(require_passed, EXERCISES)
 
 
 def _randn(*shape: int, seed: int) -> torch.Tensor:
@@ -201,4 +215,4 @@ def check_soft_mask(alpha_fn, soft_mask_fn) -> None:
                 "S should be 1 on and below the diagonal and alpha above it": alpha * hard.float(),
             } if alpha not in (0.0, 1.0) else {})
 
-    run("03-6", "soft mask and its schedule (eq. 2)", body)
+    run("03-6", "soft mask and its schedule (eq. 2)", body, chapter_exercises=EXERCISES)

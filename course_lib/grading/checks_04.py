@@ -4,17 +4,31 @@ on random inputs and edge cases and, when it is wrong, says how."""
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 from torch import nn
 
-from course_lib.grading.checking import CheckFailed, call, expect_close, expect_tensor, run
+from course_lib.grading.checking import CheckFailed, call, expect_close, expect_tensor, require_passed, run
 from course_lib.vlm.model import pair_accuracy as ref_pair_accuracy
 from course_lib.vlm.qformer import QFormerLayer
 from course_lib.vlm.qformer import build_lm_inputs as ref_build_lm_inputs
 from course_lib.vlm.qformer import concat_encoder_features as ref_concat
 from course_lib.vlm.qformer import cross_attention as ref_cross_attention
 from course_lib.vlm.qformer import qformer_layer as ref_qformer_layer
+
+# every exercise of the chapter (id -> title): its last check prints which are still open
+EXERCISES = {
+    "04-1": "cross-attention from the queries",
+    "04-2": "the Q-Former block",
+    "04-3": "multi-encoder concatenation with per-encoder projections",
+    "04-4": "encoder dropout",
+    "04-5": "the soft prompt",
+    "04-6": "MMVP pair accuracy",
+}
+
+# checks_NN.require("NN-1", ..., what=...): an experiment on the learner's code stops while one is open
+require = partial(require_passed, EXERCISES)
 
 
 def _randn(*shape: int, seed: int) -> torch.Tensor:
@@ -272,4 +286,4 @@ def check_pair_accuracy(fn) -> None:
             hint = next((h for v, h in hints.items() if math.isclose(got, v, abs_tol=1e-6)), "it differs from the reference")
             raise CheckFailed(f"pair_accuracy({correct.int().tolist()}) = {got}, expected {want}: {hint}")
 
-    run("04-6", "MMVP pair accuracy", body)
+    run("04-6", "MMVP pair accuracy", body, chapter_exercises=EXERCISES)

@@ -224,3 +224,28 @@ def make_pairs(num_pairs: int, seed: int) -> PairSet:
                    render(other, generator=torch.Generator().manual_seed(noise_seed))]
         questions.append(q), answers.extend([a1, a2]), changed.append(attribute)
     return PairSet(torch.stack(images), questions, answers, changed)
+
+
+def binding_questions(scenes: list[Scene], seed: int) -> tuple[list[int], list[str], list[str]]:
+    """Compositional yes/no questions balanced with hard negatives: ``(image_index, questions, answers)``.
+
+    Every image with two or more objects gets one question about two of its objects A and B:
+    "is the {colour of A} object a {shape of A} ?" (yes) on every other such image, else "is the
+    {colour of A} object a {shape of B} ?" (no). Either way the asked shape is in the image and the
+    asked colour is too, on another shape for a no: a bridge that sees shapes only, or colours
+    only, cannot tell a yes from a no and scores chance. Only one that binds the colour to the
+    shape of the same object can answer (chapter 04, the MMVP-style test of binding).
+    """
+    g = torch.Generator().manual_seed(seed)
+    index, questions, answers = [], [], []
+    for i, scene in enumerate(scenes):
+        if len(scene.objects) < 2:
+            continue
+        a, b = torch.randperm(len(scene.objects), generator=g)[:2].tolist()
+        first, second = scene.objects[a], scene.objects[b]
+        positive = len(questions) % 2 == 0
+        shape = first.shape if positive else second.shape
+        index.append(i)
+        questions.append(f"is the {COLOURS[first.colour]} object a {SHAPES[shape]} ?")
+        answers.append("yes" if positive else "no")
+    return index, questions, answers

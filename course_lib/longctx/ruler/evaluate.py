@@ -36,8 +36,9 @@ class RulerResult:
 
 
 def score(task: str, samples: Sequence[Sample], predictions: Sequence[str]) -> float:
-    """The task's metric over its samples (string_match_all, or string_match_part for QA)."""
-    return METRIC_FUNCTIONS[METRICS[TASKS[task].family]](list(predictions), [s.outputs for s in samples])
+    """The task's metric over its samples (string_match_all, or string_match_part for QA), rounded
+    to 2 decimals as the reference rounds it (``scripts/eval/evaluate.py``: ``round(score, 2)``)."""
+    return round(METRIC_FUNCTIONS[METRICS[TASKS[task].family]](list(predictions), [s.outputs for s in samples]), 2)
 
 
 def make_samples(
@@ -78,7 +79,7 @@ def format_table(results: Sequence[RulerResult], threshold: float | None = None,
         scores = r.by_length()
         eff = "-" if threshold is None else (r.effective_length(threshold) or f"<{lengths[0]}")
         lines.append(
-            f"{r.name:<22}" + "".join(f"{scores[n]:8.1f}" if n in scores else f"{'-':>8}" for n in lengths)
-            + f"{(claimed or {}).get(r.name, '-'):>9}{eff:>11}{r.wavg('inc'):10.1f}{r.wavg('dec'):10.1f}"
+            f"{r.name:<22}" + "".join(f"{scores[n]:8.2f}" if n in scores else f"{'-':>8}" for n in lengths)
+            + f"{(claimed or {}).get(r.name, '-'):>9}{eff:>11}{r.wavg('inc'):10.2f}{r.wavg('dec'):10.2f}"
         )
     return "\n".join(lines)

@@ -1,0 +1,119 @@
+"""A paper's claims judged on this run's numbers, with their noise (chapters 01-04).
+
+Every chapter ends with a table "paper claim | this run | verdict". A verdict is one of three
+words: the claim **reproduces** (the interval of this run's effect lies on the paper's side of
+the margin), it is a **tie** (the interval straddles the margin: this run cannot tell), or it
+**does not reproduce** (the interval lies on the other side). Only claims that can fail are
+asserted, and only when they reproduce; a tie is printed as a tie.
+
+Intervals: a Wilson interval for one accuracy measured on ``n`` questions; a normal interval
+for the difference of two independent accuracies; a Student-t interval over paired seeds
+(two runs with the same seed differ only by the change under test).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+REPRODUCES = "reproduces"
+TIE = "tie (within noise)"
+FAILS = "does not reproduce"
+
+# two-sided 95% Student-t quantiles by degrees of freedom (1..10); the normal 1.96 beyond
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+
+
+def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of an accuracy ``successes / n``."""
+    if n <= 0:
+        raise ValueError(f"an accuracy needs at least one trial, got n={n}")
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def difference_interval(p1: float, n1: int, p2: float, n2: int, z: float = 1.96) -> tuple[float, float, float]:
+    """``(p1 - p2, low, high)``: the 95% normal interval of the difference of two independent accuracies
+    (clipped to [-1, 1], the range a difference of accuracies can take).
+
+    The variance of each accuracy is floored at that of one error in ``n`` (a perfect score
+    measured on few questions is not certain).
+    """
+    var1 = max(p1 * (1 - p1), (n1 - 1) / n1**2) / n1
+    var2 = max(p2 * (1 - p2), (n2 - 1) / n2**2) / n2
+    half = z * math.sqrt(var1 + var2)
+    return p1 - p2, max(-1.0, p1 - p2 - half), min(1.0, p1 - p2 + half)
+
+
+def paired_interval(differences: Sequence[float]) -> tuple[float, float, float]:
+    """``(mean, low, high)``: the 95% Student-t interval of the mean of paired per-seed differences."""
+    n = len(differences)
+    if n < 2:
+        raise ValueError("a paired interval needs at least two seeds")
+    mean = sum(differences) / n
+    sd = math.sqrt(sum((d - mean) ** 2 for d in differences) / (n - 1))
+    half = _T95.get(n - 1, 1.96) * sd / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def verdict_greater(low: float, high: float, margin: float = 0.0) -> str:
+    """The claim "the effect exceeds ``margin``", judged on the effect's interval ``[low, high]``."""
+    if low > margin:
+        return REPRODUCES
+    if high < margin:
+        return FAILS
+    return TIE
+
+
+def verdict_not_worse(low: float, high: float, margin: float) -> str:
+    """The claim "A is at least as good as B, within ``margin``", on the interval of A - B.
+
+    Reproduces when the whole interval lies above ``-margin``; does not when it lies below.
+    """
+    return verdict_greater(low, high, -margin)
+
+
+def verdict_at_least(value: float, bound: float) -> str:
+    """A claim with no noise to speak of (an exact count, a byte size): ``value >= bound``."""
+    return REPRODUCES if value >= bound else FAILS
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One row of a chapter's claims table; ``asserted`` claims must reproduce for the run to pass."""
+
+    paper: str
+    run: str
+    verdict: str
+    asserted: bool = True
+
+
+def claims_table(claims: Sequence[Claim]) -> str:
+    """The rows "paper claim | this run | verdict", as a Markdown table."""
+    lines = ["| paper claim | this run | verdict |", "|---|---|---|"]
+    lines += [f"| {c.paper} | {c.run} | {c.verdict}{'' if c.asserted else ' (not asserted)'} |" for c in claims]
+    return "\n".join(lines)
+
+
+def failed_claims(claims: Sequence[Claim]) -> list[str]:
+    """The asserted claims that do not reproduce (a tie is not a reproduction either)."""
+    return [f"{c.paper}: {c.run} -> {c.verdict}" for c in claims if c.asserted and c.verdict != REPRODUCES]
+
+
+def verdict_falls_below(scores: Sequence[float], n: int, threshold: float) -> str:
+    """The claim "the score falls below ``threshold`` (percent) at one of these lengths" (RULER's
+    effective length < claimed length), each score a percentage of ``n`` all-or-nothing samples.
+
+    Reproduces when some length's 95% Wilson interval lies wholly below the threshold; does not
+    when every length's interval lies wholly above it; a tie otherwise.
+    """
+    intervals = [wilson_interval(round(s / 100 * n), n) for s in scores]
+    bar = threshold / 100
+    if any(high < bar for _, high in intervals):
+        return REPRODUCES
+    if all(low >= bar for low, _ in intervals):
+        return FAILS
+    return TIE
