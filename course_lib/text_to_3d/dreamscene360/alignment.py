@@ -71,7 +71,7 @@ class AlignmentSettings:
     """Iterations per phase, learning rates (cosine decay to 10 %), shift-map resolution and the loss weights (chapter 05)."""
 
     iterations: int = 300
-    shift_resolution: int = 8
+    shift_resolution: int = 16
     tv_weight: float = 1e-2
     scale_weight: float = 0.1
     lr_scale: float = 0.1
@@ -92,9 +92,13 @@ class TileAlignment(nn.Module):
         """(T,) positive per-tile scales."""
         return F.softplus(self.scale_raw)
 
+    def shifts(self) -> torch.Tensor:
+        """The low-resolution shift maps with their common mean removed, (T, r, r) (see :func:`fit_alignment`)."""
+        return self.shift_lowres - self.shift_lowres.mean()
+
     def aligned(self, mono: torch.Tensor) -> torch.Tensor:
         """softplus(α_t) D_t + β_t for every tile, (T, S, S)."""
-        return self.scales()[:, None, None] * mono + upsample_shift(self.shift_lowres, mono.shape[-1])
+        return self.scales()[:, None, None] * mono + upsample_shift(self.shifts(), mono.shape[-1])
 
 
 AlignmentLoss = Callable[..., torch.Tensor]
@@ -103,6 +107,12 @@ AlignmentLoss = Callable[..., torch.Tensor]
 def fit_alignment(mono: torch.Tensor, dirs: torch.Tensor, mask: torch.Tensor, settings: AlignmentSettings = AlignmentSettings(),
                   loss_fn: AlignmentLoss = alignment_loss, seed: int = 0, progress: Callable | None = None) -> tuple[TileAlignment, list[float]]:
     """Fit Eq. 2 in the reference's two phases: scales + field, then scales + field + shift maps (chapter 05).
+
+    Eq. 2 cannot tell a common offset of all shift maps from the same offset of the field (adding c to
+    both leaves every residual unchanged), so that offset drifts freely; in this chapter's probe it drifted
+    until the field reached its floor and aligned distances went negative. The shift maps are therefore
+    used with their common mean removed (:meth:`TileAlignment.shifts`): the tiles keep their relative
+    shifts, the field carries the offset.
 
     ``mono`` (T, S, S) positive per-tile distances, ``dirs`` (T, S, S, 3) each pixel's unit view direction,
     ``mask`` (T, S, S) bool. ``loss_fn`` has :func:`alignment_loss`'s signature (pass your own). Returns the
@@ -129,7 +139,7 @@ def fit_alignment(mono: torch.Tensor, dirs: torch.Tensor, mask: torch.Tensor, se
             optimizer, lambda s: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * s / settings.iterations)))
         steps = range(settings.iterations)
         for _ in (progress(steps, desc=f"alignment ({phase})") if progress else steps):
-            shift = model.shift_lowres if phase == "hybrid" else model.shift_lowres.detach()
+            shift = model.shifts() if phase == "hybrid" else model.shifts().detach()
             loss = loss_fn(mono, model.field(dirs), model.scale_raw, shift, mask, settings.tv_weight, settings.scale_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -60,7 +60,9 @@ class SceneFit:
 
     @classmethod
     def start(cls, gaussians: GaussianParams, lrs: dict[str, float] | None = None) -> "SceneFit":
-        """A fresh fit with the 3DGS learning rates (:data:`~course_lib.splatting.training.DEFAULT_LRS`), scene extent 1."""
+        """A fresh fit of a copy of ``gaussians`` (left as they are) with the 3DGS learning rates
+        (:data:`~course_lib.splatting.training.DEFAULT_LRS`), scene extent 1."""
+        gaussians = copy.deepcopy(gaussians)
         return cls(gaussians, make_optimizer(gaussians, {**DEFAULT_LRS, **(lrs or {})}, 1.0))
 
     def branch(self) -> "SceneFit":

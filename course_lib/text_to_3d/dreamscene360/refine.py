@@ -8,15 +8,14 @@ the prompt, for a few rounds (reference: 3 prompts, 3 rounds); the best panorama
 * **score**: 10 x the judge classifier's mean probability of the prompt's class over crops that go
   all around the panorama (:func:`judge_score`), so a panorama scores well only if every direction
   looks like the prompt (GPT-4V would also judge image quality, which a 6-class judge cannot);
-* **revise**: the next round keeps the best prompt so far and tries new seeds and neighbouring
-  guidance scales around the best one.
+* **revise**: round 1 tries every draft at the lowest guidance scale; each later round keeps the best
+  prompt so far and tries new seeds with its guidance scale and the neighbouring ones.
 
 Nothing here is a language model: the loop's shape (draft, select, revise) is the paper's, the judge is not.
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -93,18 +92,17 @@ def self_refine(generate: Generate, score: Score, prompt: str, rounds: int, cand
                 scales: tuple[float, ...] = GUIDANCE_SCALES) -> RefineResult:
     """Draft, score, keep the best, revise, for ``rounds`` rounds of ``candidates`` panoramas each (chapter 05).
 
-    Round 1 draws (draft prompt, guidance scale) pairs at random; every later round keeps the best
-    prompt so far with its scale and the neighbouring scales, on new seeds.
+    Round 1 tries the draft prompts in turn at the lowest guidance scale (the drafts, before any revision);
+    every later round keeps the best prompt so far with its scale and the neighbouring scales, on new seeds.
     """
     if rounds < 1 or candidates < 1:
         raise ValueError(f"need at least one round and one candidate, got rounds={rounds}, candidates={candidates}")
-    rng = random.Random(seed)
     drafts = draft_prompts(prompt)
     history: list[list[Candidate]] = []
     best: Candidate | None = None
     for r in range(rounds):
         if best is None:
-            settings = [(rng.choice(drafts), rng.choice(scales)) for _ in range(candidates)]
+            settings = [(drafts[k % len(drafts)], scales[0]) for k in range(candidates)]
         else:
             i = scales.index(best.scale)
             nearby = scales[max(0, i - 1): i + 2]

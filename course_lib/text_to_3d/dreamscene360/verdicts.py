@@ -7,7 +7,9 @@ differences :math:`d_i`, their mean and a Student-t confidence interval
 .. math:: \bar d \pm t_{0.975,\,n-1}\, s_d / \sqrt n .
 
 The method *reproduces* the claim when the whole interval lies on the better side of 0, is
-*opposite* when it lies on the worse side, and is a *tie* (within noise) otherwise.
+*opposite* when it lies on the worse side, and is a *tie* (within noise) otherwise. Differences below a
+relative ``tolerance`` (default 1e-6 of the measured values: floating-point rounding) count as no
+difference at all, however consistent.
 """
 
 from __future__ import annotations
@@ -38,12 +40,13 @@ class PairedComparison:
     high: float
     wins: int
     better: str
+    margin: float = 0.0  # |gain| below this is rounding, not an effect
 
     @property
     def verdict(self) -> str:
-        if self.low > 0:
+        if self.low > self.margin:
             return REPRODUCES
-        if self.high < 0:
+        if self.high < -self.margin:
             return OPPOSITE
         return TIE
 
@@ -58,7 +61,7 @@ class PairedComparison:
                 f"gain {f.format(self.gain)}, 95% CI [{f.format(self.low)}, {f.format(self.high)}], better in {self.wins}/{self.n} -> {self.verdict}")
 
 
-def compare_paired(name: str, baseline, method, better: str = "lower", confidence: float = 0.95) -> PairedComparison:
+def compare_paired(name: str, baseline, method, better: str = "lower", confidence: float = 0.95, tolerance: float = 1e-6) -> PairedComparison:
     """Compare paired measurements (sequences or 1-D tensors of equal length n >= 2) (chapter 05)."""
     if better not in ("lower", "higher"):
         raise ValueError(f"better must be 'lower' or 'higher', got {better!r}")
@@ -72,4 +75,5 @@ def compare_paired(name: str, baseline, method, better: str = "lower", confidenc
     n = gain.numel()
     mean = float(gain.mean())
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * float(gain.std(unbiased=True)) / math.sqrt(n)
-    return PairedComparison(name, n, float(a.mean()), float(b.mean()), mean, mean - half, mean + half, int((gain > 0).sum()), better)
+    margin = tolerance * max(float(a.abs().max()), float(b.abs().max()), 1e-12)
+    return PairedComparison(name, n, float(a.mean()), float(b.mean()), mean, mean - half, mean + half, int((gain > margin).sum()), better, margin)
