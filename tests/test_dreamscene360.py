@@ -190,6 +190,10 @@ def test_verdicts():
 
 def test_seam_errors_and_cameras():
     x = torch.randn(3, 3, 4, 8)
+    with pytest.raises(ValueError, match="needs a stride"):
+        sample_panoramas(lambda x, t: x, x, 2, window=4)
+    with pytest.raises(ValueError, match="wider than the canvas"):
+        sample_panoramas(lambda x, t: x, x, 2, window=16, stride=4)
     assert torch.allclose(seam_errors(x[:1]), torch.tensor([seam_error(x[:1])]))
     cams = ring_cameras((0.0, 0.0, 1.0), 0.5, 4, seed=0)
     assert len(cams) == 4 and all(abs(float((c.position - torch.tensor([0.0, 0.0, 1.0])).norm()) - 0.5) < 1e-5 for c in cams)
@@ -248,3 +252,34 @@ def test_alignment_claim_fails_with_a_loss_that_ignores_the_field():
         disagreement = compare_paired("disagreement", tile_disagreement(naive, mask, 80.0, dirs), tile_disagreement(aligned, mask, 80.0, dirs))
         error = compare_paired("AbsRel", per_tile_absrel(naive), per_tile_absrel(aligned))
         assert (disagreement.holds, error.holds) == ((False, False) if name == "broken" else (True, True)), (name, disagreement, error)
+
+
+def test_tangent_tile_lookup_finds_each_tiles_own_pixels():
+    from course_lib.geometry import sample_tangent_tiles
+
+    cams = tangent_cameras(80.0, SIZE)
+    dirs = tile_directions(cams)
+    tiles = torch.arange(20 * SIZE * SIZE, dtype=torch.float32).reshape(20, SIZE, SIZE, 1)
+    for t in (0, 7, 19):
+        values, visible = sample_tangent_tiles(tiles, 80.0, dirs[t].reshape(-1, 3))
+        assert visible[t].all() and torch.equal(values[t, :, 0], tiles[t].reshape(-1))
+        assert visible.sum(dim=0).min() >= 1 and visible.sum(dim=0).max() <= 5  # neighbours overlap near the borders
+    with pytest.raises(ValueError, match="20, S, S, C"):
+        sample_tangent_tiles(tiles[:5], 80.0, dirs[0].reshape(-1, 3))
+
+
+def test_rasterizers_take_a_compositing_function():
+    from course_lib.splatting import rasterize, rasterize_dense
+    from course_lib.splatting.compositing import composite_weights
+
+    g = torch.Generator().manual_seed(0)
+    N, W, H = 30, 12, 10
+    means2d = torch.rand(N, 2, generator=g) * torch.tensor([W, H])
+    conics = torch.tensor([0.3, 0.05, 0.4]).expand(N, 3)
+    colors, opac, depths = torch.rand(N, 3, generator=g), torch.rand(N, generator=g), 1 + torch.rand(N, generator=g)
+    radii = torch.full((N, 2), 5, dtype=torch.int32)
+    for raster in (rasterize, rasterize_dense):
+        default = raster(means2d, conics, colors, opac, depths, radii, W, H)
+        same = raster(means2d, conics, colors, opac, depths, radii, W, H, composite=composite_weights)
+        alphas_only = raster(means2d, conics, colors, opac, depths, radii, W, H, composite=lambda a: a)
+        assert torch.equal(default["rgb"], same["rgb"]) and not torch.allclose(default["rgb"], alphas_only["rgb"])

@@ -39,6 +39,10 @@ def sample_panoramas(eps_fn: EpsFn, noise: torch.Tensor, steps: int, window: int
     With ``window=None`` the model sees the whole canvas at once ("plain" sampling: nothing ties
     column W-1 to column 0); otherwise each step's noise is ``fuse(eps_fn, x_t, t, window, stride)``.
     """
+    if window is not None and stride is None:
+        raise ValueError(f"window={window} needs a stride (the step between window starts, e.g. window // 2)")
+    if window is not None and window > noise.shape[-1]:
+        raise ValueError(f"window={window} is wider than the canvas ({noise.shape[-1]} columns)")
     fused = eps_fn if window is None else (lambda x, t: fuse(eps_fn, x, t, window, stride))
     return ddim_sample(fused, noise, ddim_timesteps(steps)).clamp(-1, 1)
 
