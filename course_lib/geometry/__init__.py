@@ -11,6 +11,7 @@ from course_lib.geometry.icosahedron import (
     equirect_to_tangent,
     icosahedron_face_centers,
     icosahedron_vertices,
+    sample_tangent_tiles,
     tangent_cameras,
     tangent_to_equirect,
 )
@@ -18,5 +19,5 @@ from course_lib.geometry.icosahedron import (
 __all__ = [
     "Camera", "backproject", "direction_to_equirect", "drive_cameras", "equirect_directions", "equirect_to_tangent",
     "icosahedron_face_centers", "icosahedron_vertices", "intrinsics", "look_at", "look_at_camera", "orbit_cameras",
-    "panorama_points", "sample_equirect", "tangent_cameras", "tangent_to_equirect",
+    "panorama_points", "sample_equirect", "sample_tangent_tiles", "tangent_cameras", "tangent_to_equirect",
 ]

@@ -16,7 +16,6 @@ from course_lib.geometry.cameras import Camera, intrinsics, look_at
 from course_lib.geometry.equirect import equirect_directions, sample_equirect
 
 
-
 def icosahedron_vertices() -> torch.Tensor:
     """The 12 unit vertices of a regular icosahedron, (12, 3): cyclic permutations of (0, ±1, ±φ), normalised (chapter 05)."""
     phi = (1 + math.sqrt(5)) / 2
@@ -95,3 +94,26 @@ def tangent_to_equirect(tiles: torch.Tensor, fov_deg: float, height: int, width:
     else:
         raise ValueError(f"mode must be 'bilinear' or 'nearest', got {mode!r}")
     return out.reshape(height, width, -1)
+
+
+def sample_tangent_tiles(tiles: torch.Tensor, fov_deg: float, dirs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Look up every one of 20 tangent images (20, S, S, C) in unit directions (N, 3), nearest pixel (chapter 05).
+
+    Returns ``values`` (20, N, C) and ``visible`` (20, N) bool: whether the direction falls inside
+    that tile. A direction near a tile border is seen by two or three tiles: where they disagree,
+    the tiles' depths are inconsistent (DreamScene360 §3.3's motivation for a global alignment).
+    """
+    if tiles.ndim != 4 or tiles.shape[0] != 20 or tiles.shape[1] != tiles.shape[2]:
+        raise ValueError(f"tiles must be (20, S, S, C), got shape {tuple(tiles.shape)}")
+    S = tiles.shape[1]
+    cams = tangent_cameras(fov_deg, S)
+    R = torch.stack([c.viewmat[:3, :3] for c in cams])  # (20, 3, 3)
+    d_cam = torch.einsum("tij,nj->tni", R, dirs)  # (20, N, 3)
+    K = cams[0].K
+    z = d_cam[..., 2].clamp(min=1e-6)
+    col = K[0, 0] * d_cam[..., 0] / z + K[0, 2]
+    row = K[1, 1] * d_cam[..., 1] / z + K[1, 2]
+    visible = (d_cam[..., 2] > 0) & (col >= 0) & (col < S) & (row >= 0) & (row < S)
+    c, r = col.floor().long().clamp(0, S - 1), row.floor().long().clamp(0, S - 1)
+    values = tiles[torch.arange(20)[:, None], r, c]  # (20, N, C)
+    return values, visible

@@ -84,16 +84,28 @@ def project_gaussians(
 
     det = (cov2d[:, 0, 0] * cov2d[:, 1, 1] - cov2d[:, 0, 1] * cov2d[:, 1, 0]).clamp(min=1e-10)
     conics = torch.stack([cov2d[:, 1, 1] / det, -0.5 * (cov2d[:, 0, 1] + cov2d[:, 1, 0]) / det, cov2d[:, 0, 0] / det], dim=-1)
-
-    with torch.no_grad():
-        radii = torch.ceil(RADIUS_SIGMAS * torch.sqrt(torch.stack([cov2d[:, 0, 0], cov2d[:, 1, 1]], dim=-1)))  # (N, 2)
-        valid = (det > 0) & (depths > near) & (depths < far)
-        inside = (
-            (means2d[:, 0] + radii[:, 0] > 0) & (means2d[:, 0] - radii[:, 0] < width)
-            & (means2d[:, 1] + radii[:, 1] > 0) & (means2d[:, 1] - radii[:, 1] < height)
-        )
-        radii = torch.where((valid & inside)[:, None], radii, torch.zeros_like(radii)).int()
+    radii = splat_radii(means2d, cov2d, depths, width, height, near, far)
     return Projected(means2d=means2d, conics=conics, depths=depths, radii=radii, cov2d=cov2d)
+
+
+@torch.no_grad()
+def splat_radii(means2d: torch.Tensor, cov2d: torch.Tensor, depths: torch.Tensor, width: int, height: int,
+                near: float = 0.01, far: float = 1e10) -> torch.Tensor:
+    """(N, 2) int half-widths of the splats' bounding boxes, ceil(3.33 sigma) per axis; 0 = culled (chapter 05).
+
+    A splat is culled when its depth is outside (near, far), its 2D covariance is degenerate or not
+    finite, or its box misses the image (the culling of 3DGS and gsplat).
+    """
+    det = cov2d[:, 0, 0] * cov2d[:, 1, 1] - cov2d[:, 0, 1] * cov2d[:, 1, 0]
+    sigma = torch.stack([cov2d[:, 0, 0], cov2d[:, 1, 1]], dim=-1).clamp(min=0).sqrt()
+    radii = torch.ceil(RADIUS_SIGMAS * sigma)  # (N, 2)
+    finite = torch.isfinite(radii).all(dim=-1) & torch.isfinite(means2d).all(dim=-1)
+    valid = finite & (det > 0) & (depths > near) & (depths < far)
+    inside = (
+        (means2d[:, 0] + radii[:, 0] > 0) & (means2d[:, 0] - radii[:, 0] < width)
+        & (means2d[:, 1] + radii[:, 1] > 0) & (means2d[:, 1] - radii[:, 1] < height)
+    )
+    return torch.where((valid & inside)[:, None], radii.nan_to_num(0.0, 0.0, 0.0), torch.zeros_like(radii)).int()
 
 
 def project(gaussians, viewmat: torch.Tensor, K: torch.Tensor, width: int, height: int, near: float = 0.01, far: float = 1e10) -> Projected:

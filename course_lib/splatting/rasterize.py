@@ -15,6 +15,8 @@ pixels x N for the dense reference; autograd supplies the backward pass.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 from course_lib.splatting.compositing import composite_weights, pixel_centers, splat_alpha
@@ -61,18 +63,20 @@ def rasterize(
     width: int,
     height: int,
     background: torch.Tensor | None = None,
+    composite: Callable[[torch.Tensor], torch.Tensor] = composite_weights,
 ) -> dict[str, torch.Tensor]:
     """Differentiable sparse rasterization (3DGS eq. 3), same inputs and outputs as (chapter 05)
     :func:`~course_lib.splatting.rasterize_dense.rasterize_dense`: ``rgb`` (H, W, C), ``depth`` (H, W), ``alpha`` (H, W).
 
-    Gradients flow to means2d, conics, colors, opacities and depths.
+    Gradients flow to means2d, conics, colors, opacities and depths. ``composite`` turns each pixel's
+    front-to-back opacities (P, K), zero-padded, into blending weights (default: :func:`composite_weights`).
     """
     P = width * height
     gid, pix, slot, longest = _pairs(means2d.detach(), conics.detach(), opacities.detach(), depths.detach(), radii, width, height)
     delta = pixel_centers(width, height, means2d.dtype, means2d.device)[pix] - means2d[gid]  # (M, 2)
     alpha, _ = splat_alpha(delta, conics[gid], opacities[gid])  # (M,)
     table = torch.zeros(P, max(longest, 1), dtype=means2d.dtype, device=means2d.device).index_put((pix, slot), alpha)  # (P, K)
-    w = composite_weights(table)[pix, slot]  # (M,) weight of each pair
+    w = composite(table)[pix, slot]  # (M,) weight of each pair
     acc = torch.zeros(P, dtype=means2d.dtype, device=means2d.device).index_add(0, pix, w)
     rgb = torch.zeros(P, colors.shape[-1], dtype=colors.dtype, device=colors.device).index_add(0, pix, w[:, None] * colors[gid])
     depth = torch.zeros(P, dtype=means2d.dtype, device=means2d.device).index_add(0, pix, w * depths[gid]) / acc.clamp(min=1e-10)
