@@ -17,12 +17,12 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+from scipy import stats
+
 REPRODUCES = "reproduces"
 TIE = "tie (within noise)"
 FAILS = "does not reproduce"
 
-# two-sided 95% Student-t quantiles by degrees of freedom (1..10); the normal 1.96 beyond
-_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
 
 
 def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -48,14 +48,15 @@ def difference_interval(p1: float, n1: int, p2: float, n2: int, z: float = 1.96)
     return p1 - p2, max(-1.0, p1 - p2 - half), min(1.0, p1 - p2 + half)
 
 
-def paired_interval(differences: Sequence[float]) -> tuple[float, float, float]:
-    """``(mean, low, high)``: the 95% Student-t interval of the mean of paired per-seed differences."""
+def paired_interval(differences: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """``(mean, low, high)``: the Student-t interval (95% by default) of the mean of paired differences
+    (per seed, per sample, per tile: any pairs that differ only by the change under test)."""
     n = len(differences)
     if n < 2:
-        raise ValueError("a paired interval needs at least two seeds")
+        raise ValueError("a paired interval needs at least two pairs")
     mean = sum(differences) / n
     sd = math.sqrt(sum((d - mean) ** 2 for d in differences) / (n - 1))
-    half = _T95.get(n - 1, 1.96) * sd / math.sqrt(n)
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
     return mean, mean - half, mean + half
 
 

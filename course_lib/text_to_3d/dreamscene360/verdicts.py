@@ -14,13 +14,13 @@ difference at all, however consistent.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
-from scipy import stats
 
-REPRODUCES, TIE, OPPOSITE = "reproduces", "tie (within noise)", "opposite"
+from course_lib.claims import REPRODUCES, TIE, paired_interval
+
+OPPOSITE = "opposite"  # chapters 01-04 say "does not reproduce"; a paired comparison names the direction
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,6 @@ def compare_paired(name: str, baseline, method, better: str = "lower", confidenc
     if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
         raise ValueError(f"{name}: the measurements hold NaN or inf; a paired comparison needs finite numbers")
     gain = (a - b) if better == "lower" else (b - a)  # positive = the method is better
-    n = gain.numel()
-    mean = float(gain.mean())
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * float(gain.std(unbiased=True)) / math.sqrt(n)
+    mean, low, high = paired_interval(gain.tolist(), confidence)
     margin = tolerance * max(float(a.abs().max()), float(b.abs().max()), 1e-12)
-    return PairedComparison(name, n, float(a.mean()), float(b.mean()), mean, mean - half, mean + half, int((gain > margin).sum()), better, margin)
+    return PairedComparison(name, gain.numel(), float(a.mean()), float(b.mean()), mean, low, high, int((gain > margin).sum()), better, margin)
