@@ -115,6 +115,12 @@ _add_variants("ch04_bridge_", "course_lib.vlm.bridges:build_asset", {
     }.items()
 })
 
+# Chapter 06: RealmDreamer's distillation runs, every variant on every test scene and seed (course_lib.benchmarks.realmdreamer).
+RECIPES["ch06_runs"] = Recipe(
+    "ch06_runs", "ch06_runs.safetensors", "course_lib.benchmarks.realmdreamer:build_runs", 0,
+    "RealmDreamer distillation at 32 px: inpainting distillation, SDS and three ablations on 4 test scenes x 2 seeds (Gaussians)",
+)
+
 # Chapters 05-07: the tiny diffusion priors, depth prior and judge classifier (course_lib.priors.recipes).
 for _name, _function, _description in [
     ("prior_classifier", "build_classifier", "judge classifier / image features over the prompt classes (stands in for CLIP, DINO)"),

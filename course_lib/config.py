@@ -205,13 +205,24 @@ CHAPTER_06 = {
     "image_size": Scaled(32, 512),
     "inpaint_model": Scaled("prior_text2image", "stabilityai/stable-diffusion-2-inpainting"),
     "depth_model": Scaled("prior_depth", "prs-eth/marigold-depth-v1-0"),
-    "scale_image": Scaled(1.0, 1.8, "S_I of the 3-way guidance (Eq. 2); reduced: 1.0, measured in the probe"),
-    "scale_text": Scaled(3.0, 7.5, "S_T of the 3-way guidance (Eq. 2); reduced: 3.0, measured in the probe"),
+    "scale_image": Scaled(1.0, 1.8, "S_I of the 3-way guidance (Eq. 2); reduced: 1.0, the probe's choice on validation scenes"),
+    "scale_text": Scaled(3.0, 7.5, "S_T of the 3-way guidance (Eq. 2); reduced: 3.0 (a strong text scale pulls fills to the prompt's typical look)"),
     "t_range": Scaled((0.1, 0.95), (0.2, 0.98), "paper: U(0.1, 0.95); reference run.sh: [0.2, 0.98]"),
-    "ddim_steps": Scaled(10, 25, "reference: 25 DDIM steps"),
-    "depth_weight": Scaled(1000.0, 1000.0, "lambda_depth of Eq. 6 (Pearson)"),
-    "anchor_weight": Scaled(1e4, 1e4),
-    "distill_steps": Scaled(200, 15000), "refine_steps": Scaled(50, 3000),
+    "ddim_steps": Scaled(10, 25, "DDIM steps of the outpainting at initialisation; reference: 25"),
+    "image_weight": Scaled(5.0, 0.01, "lambda_image (mean over pixels here; paper: 0.01 on a summed latent MSE)"),
+    "ssim_weight": Scaled(0.2, 100.0, "reduced: SSIM stands in for LPIPS (pretrained VGG weights); full: lambda_lpips"),
+    "anchor_weight": Scaled(1.0, 1e4, "lambda_anchor (mean over pixels here)"),
+    "depth_weight": Scaled(0.05, 1000.0, "lambda_depth of Eq. 6 (Pearson)"),
+    "voxel": Scaled(0.3, 0.05, "occlusion-volume voxel (m); reference: 0.05 with <= 1e6 voxels"),
+    "max_depth": Scaled(15.0, 15.0, "points farther than this stay out of the occupancy grid"),
+    "behind": Scaled(4.0, 4.0, "occluded voxels at most this far behind the first occupied voxel (m)"),
+    "aux_yaws": Scaled((-20.0, 20.0), (-30.0, 30.0), "auxiliary poses for outpainting: yaw (degrees) about the reference"),
+    "distill_steps": Scaled(150, 15000, "steps of each shipped run (ch06_runs); full: the paper's 15k"),
+    "live_steps": Scaled(40, None, "steps the notebook runs live with the learner's loss"),
+    "refine_steps": Scaled(30, 3000), "refine_t_range": Scaled((0.1, 0.3), (0.1, 0.3)),
+    "validation_scenes": Scaled(((0, 1), (3, 2), (1, 3)), None, "(prompt class, seed) the recipe was chosen on"),
+    "test_scenes": Scaled(((2, 21), (4, 22), (5, 23), (0, 24)), None, "(prompt class, seed) the claims are measured on"),
+    "seeds": Scaled((0, 1), (0, 1, 2)),
 }
 
 # Chapter 07 — Urban Architect (arXiv 2404.06780). The full column is the paper's configuration and its reference
@@ -249,7 +260,7 @@ def get_scale() -> str:
 DEVICES = ("auto", "cpu", "cuda")
 # Chapters whose reduced run stays on the CPU even where a GPU is visible, and why (their notebooks and training
 # loops do not move models and batches to cfg.device yet).
-CPU_ONLY_REDUCED = {number: "its reduced run is written for the CPU" for number in ("01", "02", "03", "04", "05")}
+CPU_ONLY_REDUCED = {number: "its reduced run is written for the CPU" for number in ("01", "02", "03", "04", "05", "06")}
 
 
 def get_device_choice() -> str:

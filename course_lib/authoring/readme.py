@@ -47,7 +47,8 @@ CHAPTERS = (
             "Gaussian splatting from scratch, 360° panorama diffusion, global depth alignment, virtual-view regularisers",
             released=True),
     Chapter("06", "06_realmdreamer.ipynb", "RealmDreamer", "2404.07199",
-            "image to point cloud, inpainting and depth distillation into a 3D scene"),
+            "image to point cloud, occlusion volume, inpainting and depth distillation vs SDS, scored on the true scene",
+            released=True),
     Chapter("07", "07_urban_architect.ipynb", "Urban Architect", "2404.06780",
             "layout-guided 3D city generation with VSD and a hash grid"),
 )

@@ -29,6 +29,10 @@ def ddim_timesteps(num_steps: int, strength: float = 1.0) -> list[int]:
     ``strength < 1`` keeps only the last ``round(strength * num_steps)`` steps (SDEdit-style partial noising)."""
     if not 0.0 < strength <= 1.0:
         raise ValueError(f"strength={strength} must lie in (0, 1]")
+    if num_steps == 1 and strength < 1.0:
+        raise ValueError("ddim_timesteps(1, strength) cannot honour strength < 1: one DDIM step always starts at the top "
+                         "timestep. To denoise in one step from a chosen noise level t, use denoise_from(eps_fn, x_t, t) "
+                         "(or ddim_timesteps(n, strength) with n > 1 for a partial schedule).")
     steps = [int(t) for t in ddim_scheduler(num_steps).timesteps]
     return steps[num_steps - max(1, round(strength * num_steps)):]
 
@@ -41,6 +45,39 @@ def ddim_step(x: torch.Tensor, eps: torch.Tensor, alpha_from: torch.Tensor, alph
     r"""One deterministic DDIM move from noise level :math:`\bar\alpha_{from}` to :math:`\bar\alpha_{to}` (DDIM Eq. 12, :math:`\sigma=0`) (chapter 05)."""
     x0 = (x - (1 - alpha_from).sqrt() * eps) / alpha_from.sqrt()
     return alpha_to.sqrt() * x0 + (1 - alpha_to).sqrt() * eps
+
+
+def predict_x0(eps_fn: EpsFn, x_t: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
+    r"""The clean image the prior sees in ``x_t`` at noise level ``t`` (DDPM Eq. 4 solved for :math:`x_0`) (chapter 06):
+
+    .. math:: \hat x_0 = \frac{x_t - \sqrt{1-\bar\alpha_t}\,\hat\epsilon(x_t, t)}{\sqrt{\bar\alpha_t}}
+
+    ``t`` is an int or a (B,) tensor, one level per sample."""
+    t = batch_timesteps(t, x_t.shape[0])
+    a = alphas_cumprod()[t].view(-1, *([1] * (x_t.ndim - 1)))
+    return (x_t - (1 - a).sqrt() * eps_fn(x_t, t)) / a.sqrt()
+
+
+def denoise_from(eps_fn: EpsFn, x_t: torch.Tensor, t: int | torch.Tensor, steps: int = 1) -> torch.Tensor:
+    r"""Denoise ``x_t`` from the chosen noise level ``t`` to a clean sample in ``steps`` DDIM steps (chapter 06).
+
+    ``steps=1`` is :func:`predict_x0` (RealmDreamer's one-step :math:`\hat x`); more steps walk down evenly spaced
+    levels ``t, ..., 0`` with :func:`ddim_step`. ``t`` is an int or a (B,) tensor; with several steps each sample
+    follows its own levels."""
+    if steps < 1:
+        raise ValueError(f"steps={steps} must be at least 1")
+    t = batch_timesteps(t, x_t.shape[0])
+    if steps == 1:
+        return predict_x0(eps_fn, x_t, t)
+    acp = alphas_cumprod()
+    view = (-1, *([1] * (x_t.ndim - 1)))
+    for k in range(steps):
+        now = (t.float() * (steps - k) / steps).round().long()
+        nxt = (t.float() * (steps - k - 1) / steps).round().long()
+        a_now = acp[now].view(view)
+        a_next = torch.where(nxt.view(view) > 0, acp[nxt.clamp(min=0)].view(view), torch.ones_like(a_now)) if k < steps - 1 else torch.ones_like(a_now)
+        x_t = ddim_step(x_t, eps_fn(x_t, now), a_now, a_next)
+    return x_t
 
 
 def ddim_sample(eps_fn: EpsFn, x_t: torch.Tensor, timesteps: list[int], progress: Callable | None = None) -> torch.Tensor:

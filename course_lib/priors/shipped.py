@@ -76,10 +76,11 @@ def text_eps_fn(prior: TinyPrior, prompts: list[str], scale: float, extra: torch
 
 
 def inpaint_eps_fn(prior: TinyPrior, prompts: list[str | None], image: torch.Tensor | None, mask: torch.Tensor | None,
-                   scale_image: float = 1.0, scale_text: float = 3.0) -> EpsFn:
+                   scale_image: float = 1.0, scale_text: float = 3.0, guidance=image_text_guidance) -> EpsFn:
     """Noise predictor of the inpainting prior with RealmDreamer's 3-way guidance
     :func:`~course_lib.diffusion.guidance.image_text_guidance` (chapter 06). ``image=None``: plain text-to-image
-    with 2-way guidance, at the size of the ``x_t`` it is called with. ``t``: a (B,) tensor or an int."""
+    with 2-way guidance, at the size of the ``x_t`` it is called with. ``t``: a (B,) tensor or an int. ``guidance``
+    replaces :func:`~course_lib.diffusion.guidance.image_text_guidance` (same signature; chapter 06 passes the learner's)."""
     batch = len(prompts)
     if image is not None and image.shape[0] != batch:
         raise ValueError(f"image has batch {image.shape[0]} but {batch} prompts were given")
@@ -95,6 +96,6 @@ def inpaint_eps_fn(prior: TinyPrior, prompts: list[str | None], image: torch.Ten
             eps = prior(torch.cat([x_t, x_t]), t.repeat(2), torch.cat([null, text]), torch.cat([empty, empty]))
             return classifier_free_guidance(*eps.chunk(2), scale_text)
         eps = prior(torch.cat([x_t] * 3), t.repeat(3), torch.cat([null, null, text]), torch.cat([empty, cond_image, cond_image]))
-        return image_text_guidance(*eps.chunk(3), scale_image, scale_text)
+        return guidance(*eps.chunk(3), scale_image, scale_text)
 
     return eps_fn

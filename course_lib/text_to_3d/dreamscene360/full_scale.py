@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
+from course_lib.text_to_3d.hub import require_gpu_and_hub
+
 SD21_BASE = "stabilityai/stable-diffusion-2-1-base"
 DEPTH_MODEL = "depth-anything/Depth-Anything-V2-Small-hf"
 DINOV2 = "vit_base_patch14_dinov2.lvd142m"
@@ -74,14 +76,4 @@ def build_on_meta(latent_window: tuple[int, int] = (64, 128)) -> FullScaleModels
 
 def require_hub(repo_ids: tuple[str, ...] = (SD21_BASE, DEPTH_MODEL, "timm/" + DINOV2)) -> None:
     """Stop with a clear message unless a CUDA GPU is visible and the hub serves every repository in ``repo_ids``."""
-    if not torch.cuda.is_available():
-        raise RuntimeError("DreamScene360 at full scale needs a CUDA GPU (SD 2.1 at 512 x 1024, gsplat's CUDA rasterizer) "
-                           "and none is visible; run the reduced scale here (unset COURSE_SCALE).")
-    try:
-        from huggingface_hub import model_info
-
-        for repo in repo_ids:
-            model_info(repo, timeout=10)
-    except Exception as error:  # offline, a proxy, a missing repository: all mean "cannot download"
-        raise RuntimeError(f"DreamScene360 at full scale downloads {', '.join(repo_ids)} from the Hugging Face hub, which cannot be "
-                           f"reached from here ({type(error).__name__}). Connect to the internet (or pre-fill the hub cache) and retry.") from error
+    require_gpu_and_hub("DreamScene360", "SD 2.1 at 512 x 1024, gsplat's CUDA rasterizer", repo_ids)
