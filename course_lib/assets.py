@@ -95,6 +95,7 @@ _add_variants("ch02_ruler_", "course_lib.longctx.ruler.training:build_asset", {
     "full256": "full attention over 256 tokens, trained on niah_single_1/2 at 128-256 tokens",
     "infini64": "Infini-attention (Linear + Delta memory) in 64-token segments, trained on niah_single_1/2 at 128-256",
     "local64": "local attention in 64-token segments (memory off), trained on niah_single_1/2 at 128-256",
+    "mix": "full256's weights, then trained on a mix of 5 RULER tasks evenly over 128-256 tokens",
 })
 
 # Chapter 04: BRAVE's frozen parts, each pre-trained on its own objective (course_lib.vlm.pretraining).

@@ -67,6 +67,7 @@ CHAPTER_02 = {
     "model": Scaled("course tiny LMs (ch02_ruler_* assets)", "mistralai/Mistral-7B-Instruct-v0.2",
                     "paper Table 3: Mistral-7B claims 32K, effective 16K"),
     "train_steps": Scaled(1500, None, "reduced only: the tiny retrieval models (shipped assets ch02_ruler_*)"),
+    "mix_train_steps": Scaled(3500, None, "reduced only: the task-mix model (shipped asset ch02_ruler_mix), evenly over 128-256 tokens, from full256's weights"),
 }
 
 # Chapter 03 — iLLaMA (arXiv 2404.06773). The full column is iLLaMA-T on ImageNet-1K (Table 6,

@@ -177,3 +177,26 @@ class GreedyLM:
             if bool(done.all()):
                 break
         return [self.tokenizer.decode(g) for g in generated]
+
+
+class ContextBlind:
+    """A control (chapter 02): ``model`` asked only the prompt's last line — the question and the
+    answer prefix — so it answers without the context. What it scores is what a model gets without
+    reading the haystack."""
+
+    def __init__(self, model: TextModel) -> None:
+        self.model = model
+
+    @staticmethod
+    def question(prompt: str) -> str:
+        return prompt.rsplit("\n", 1)[-1]
+
+    def __call__(self, prompt: str, max_new_tokens: int) -> str:
+        return self.model(self.question(prompt), max_new_tokens)
+
+    def batch(self, prompts: Sequence[str], max_new_tokens: int) -> list[str]:
+        """The model's batch of the questions alone (or its answers one by one)."""
+        questions = [self.question(p) for p in prompts]
+        if hasattr(self.model, "batch"):
+            return self.model.batch(questions, max_new_tokens)
+        return [self.model(q, max_new_tokens) for q in questions]
