@@ -51,7 +51,7 @@ def test_method_package_does_not_import_ground_truth(package):
 
 
 def test_the_method_packages_of_the_3d_chapters_exist():
-    assert all((COURSE_LIB / package / "__init__.py").exists() for package in ("geometry", "splatting", "diffusion"))
+    assert all((COURSE_LIB / package / "__init__.py").exists() for package in ("geometry", "splatting", "diffusion", "fields"))
 
 
 @pytest.mark.parametrize("line", [
