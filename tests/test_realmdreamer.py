@@ -18,13 +18,12 @@ from course_lib.benchmarks.realmdreamer import (
     paired_verdicts,
     reference_camera,
     score,
-    ssim_map,
     true_views,
 )
 from course_lib.diffusion import add_noise, alphas_cumprod, ddim_timesteps, denoise_from, predict_x0
 from course_lib.geometry import look_at_camera
 from course_lib.scenes import render_view
-from course_lib.splatting import GaussianParams
+from course_lib.splatting import GaussianParams, ssim_map
 from course_lib.text_to_3d.dreamscene360.verdicts import REPRODUCES
 from course_lib.text_to_3d.realmdreamer.lift import align_depth, gaussians_from_pixels, lift_pixels
 from course_lib.text_to_3d.realmdreamer.losses import depth_distillation_loss, distillation_target, inpainting_distillation_loss
@@ -166,7 +165,7 @@ def test_true_disocclusions_appear_when_stepping_sideways_and_not_at_the_referen
 
 def test_ssim_map_is_one_for_identical_images_and_score_rewards_the_truth():
     image = torch.rand(16, 16, 3)
-    assert torch.allclose(ssim_map(image, image), torch.ones(16, 16), atol=1e-4)
+    assert torch.allclose(ssim_map(image, image), torch.ones(1, 3, 16, 16), atol=1e-4)
     with pytest.raises(ValueError, match="fill mask|one of"):
         DistillSettings(method="vsd")
 

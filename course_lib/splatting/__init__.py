@@ -10,7 +10,7 @@ from course_lib.splatting.covariance import covariance_3d, quat_to_rotmat
 from course_lib.splatting.densify import DensifyConfig, Densifier, reset_opacity
 from course_lib.splatting.gaussians import GaussianParams, check_scales
 from course_lib.splatting.init_points import gaussians_from_points, nearest_neighbour_distance
-from course_lib.splatting.losses import l1_dssim_loss, psnr, ssim
+from course_lib.splatting.losses import l1_dssim_loss, psnr, ssim, ssim_map
 from course_lib.splatting.projection import Projected, perspective_jacobian, project, project_gaussians, splat_radii
 from course_lib.splatting.rasterize import rasterize
 from course_lib.splatting.rasterize_dense import rasterize_dense
@@ -22,5 +22,5 @@ __all__ = [
     "DensifyConfig", "Densifier", "FitResult", "GaussianParams", "Projected", "RenderOutput", "check_scales",
     "covariance_3d", "eval_sh", "fit_gaussians", "gaussians_from_points", "l1_dssim_loss", "make_optimizer",
     "nearest_neighbour_distance", "perspective_jacobian", "project", "project_gaussians", "psnr", "quat_to_rotmat",
-    "rasterize", "rasterize_dense", "render", "reset_opacity", "rgb_to_sh0", "splat_radii", "ssim",
+    "rasterize", "rasterize_dense", "render", "reset_opacity", "rgb_to_sh0", "splat_radii", "ssim", "ssim_map",
 ]

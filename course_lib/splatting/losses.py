@@ -19,8 +19,9 @@ def _gaussian_window(size: int, sigma: float, channels: int, dtype: torch.dtype,
     return (g[:, None] * g[None, :]).expand(channels, 1, size, size).contiguous()
 
 
-def ssim(img1: torch.Tensor, img2: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
-    r"""Mean SSIM of two images (H, W, C) or (B, H, W, C) in [0, 1], 11x11 Gaussian window, σ = 1.5 (Wang et al. 2004, eq. 13) (chapter 05).
+def ssim_map(img1: torch.Tensor, img2: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    r"""Per-pixel SSIM (B, C, H, W) of two images (H, W, C) or (B, H, W, C) in [0, 1], 11x11 Gaussian window, σ = 1.5,
+    zero padding (Wang et al. 2004, eq. 13) (chapters 05-06; chapter 06 averages it inside a mask).
 
     .. math:: \mathrm{SSIM} = \frac{(2\mu_x\mu_y + C_1)(2\sigma_{xy} + C_2)}{(\mu_x^2 + \mu_y^2 + C_1)(\sigma_x^2 + \sigma_y^2 + C_2)}
     """
@@ -36,8 +37,12 @@ def ssim(img1: torch.Tensor, img2: torch.Tensor, window: int = 11, sigma: float 
     syy = F.conv2d(y * y, w, padding=pad, groups=C) - mu_y**2
     sxy = F.conv2d(x * y, w, padding=pad, groups=C) - mu_x * mu_y
     c1, c2 = 0.01**2, 0.03**2
-    s = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
-    return s.mean()
+    return ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
+
+
+def ssim(img1: torch.Tensor, img2: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Mean SSIM of two images (H, W, C) or (B, H, W, C) in [0, 1]: the mean of :func:`ssim_map` (chapter 05)."""
+    return ssim_map(img1, img2, window, sigma).mean()
 
 
 def l1_dssim_loss(render: torch.Tensor, target: torch.Tensor, lam: float = 0.2) -> torch.Tensor:
