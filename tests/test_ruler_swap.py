@@ -44,5 +44,13 @@ def test_a_broken_needle_inserter_loses_the_needle():
 
 def test_unknown_names_are_refused():
     with pytest.raises(ValueError):
-        with your_functions(trace_variables=print):
+        with your_functions(count_tokens=print):
             pass
+
+
+def test_a_broken_tracer_loses_the_variable_chain():
+    with your_functions(trace_variables=lambda text, value: []):  # finds no variable at all
+        samples = make_samples(course_tokenizer(), (512,), 2, tasks=("vt",), tokens_to_generate=BUDGETS, vt_example_length=160)
+        score = evaluate(Oracle(), samples, progress=False).by_length()[512]
+    assert score < 100.0
+    assert evaluate(Oracle(), samples, progress=False).by_length()[512] == 100.0  # course_lib's own tracer is back

@@ -2,8 +2,8 @@
 
 Inside ``with your_functions(...)`` the sample generators insert needles with the learner's
 ``insert_needles``, size haystacks with their ``haystack_size`` and count FWE words with their
-``zeta_counts``, and the harness scores with their ``string_match_all``; on leaving, course_lib's
-own functions are back.
+``zeta_counts``, the rule-based oracle traces variable chains with their ``trace_variables``, and the harness
+scores with their ``string_match_all``; on leaving, course_lib's own functions are back.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Callable
 
-from course_lib.longctx.ruler import scoring, tasks
+from course_lib.longctx.ruler import models, scoring, tasks
 from course_lib.swap import swapped
 
 PLACES = {
     "insert_needles": [(tasks, "insert_at_depths")],
     "haystack_size": [(tasks, "largest_fitting")],
     "zeta_counts": [(tasks, "fwe_counts")],
+    "trace_variables": [(models, "trace_variables")],
     "string_match_all": [(scoring.METRIC_FUNCTIONS, "string_match_all")],
 }
 
