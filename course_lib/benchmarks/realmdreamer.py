@@ -118,7 +118,7 @@ def true_views(scene: Scene, cameras: list[Camera], reference: Camera) -> Truth:
         eye = reference.position.expand_as(points)
         to_point = points - eye
         length = to_point.norm(dim=-1)
-        hit = cast_rays(scene, eye.reshape(-1, 3), F.normalize(to_point, dim=-1).nan_to_num(0.0).reshape(-1, 3) + torch.tensor([0.0, 0.0, 0.0]))
+        hit = cast_rays(scene, eye.reshape(-1, 3), F.normalize(to_point, dim=-1).nan_to_num(0.0).reshape(-1, 3))
         first = hit["distance"].reshape(length.shape)
         blocked = first < length * (1 - 2e-3) - 1e-3
         hidden_behind.append(solid & inside & blocked)

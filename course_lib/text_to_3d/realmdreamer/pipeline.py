@@ -68,8 +68,9 @@ def initialise(image: torch.Tensor, camera: Camera, metric_depth: torch.Tensor, 
     :func:`align_depth`, :func:`lift_pixels` and :func:`occluded_grid` (the notebook passes the learner's)."""
     sky = sky_mask(image)
     valid = ~sky & torch.isfinite(metric_depth)
-    scale, shift = align(depth_model(image), metric_depth, valid)
-    depth = scale * depth_model(image) + shift
+    relative = depth_model(image)
+    scale, shift = align(relative, metric_depth, valid)
+    depth = scale * relative + shift
     keep = valid & (depth > 0) & (depth < settings.max_depth)
     points, colors, footprint = lift(camera, depth, image, keep)
     background = image[sky].mean(dim=0) if bool(sky.any()) else torch.full((3,), 0.8)
