@@ -122,6 +122,13 @@ RECIPES["ch06_runs"] = Recipe(
     "RealmDreamer distillation at 32 px: inpainting distillation, SDS and three ablations on 4 test scenes x 2 seeds (Gaussians)",
 )
 
+# Chapter 07: Urban Architect's fields: the drive regime, the layout-guided distillations, the editing fit (course_lib.benchmarks.urban_architect).
+RECIPES["ch07_runs"] = Recipe(
+    "ch07_runs", "ch07_runs.safetensors", "course_lib.benchmarks.urban_architect:build_runs", 0,
+    "Urban Architect at 32 px: drive-regime fields (cells, equal-parameter and same-resolution grids) and LG-VSD/VSD/SDS "
+    "distillations from one initialised street, 2 seeds each, and the editing fit (float16 hash grids)",
+)
+
 # Chapters 05-07: the tiny diffusion priors, depth prior and judge classifier (course_lib.priors.recipes).
 for _name, _function, _description in [
     ("prior_classifier", "build_classifier", "judge classifier / image features over the prompt classes (stands in for CLIP, DINO)"),

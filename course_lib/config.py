@@ -238,6 +238,14 @@ CHAPTER_07 = {
     "cell_size": Scaled(8.0, 400.0, "world units per hash-grid cell along the road"),
     "distill_steps": Scaled(150, None),
     "lr": Scaled(1e-2, 1e-3, "reference: AdamW 1e-3 for grid and LoRA"),
+    "seeds": Scaled((0, 1), (0,), "seeds of the shipped runs (ch07_runs)"),
+    "drive_steps": Scaled(600, None, "drive regime: steps x rays per step (a probe: not robust below 600 x 1024)"),
+    "drive_rays": Scaled(1024, 4096),
+    "init_steps": Scaled(150, None, "palette-image initialisation of the field before distillation"),
+    "edit_steps": Scaled(300, None, "fit of the editing street (background cells + a box-local car field)"),
+    "live_steps": Scaled(30, None, "distillation steps the notebook runs live with the learner's functions"),
+    "live_drive_steps": Scaled(80, None, "steps of the notebook's live drive (too short to compare grids: the shipped runs do)"),
+    "finetune_steps": Scaled(30, None, "fine-tuning after removing a building"),
 }
 
 CHAPTERS: dict[str, dict[str, Scaled]] = {"01": CHAPTER_01, "02": CHAPTER_02, "03": CHAPTER_03, "04": CHAPTER_04,
@@ -261,7 +269,7 @@ def get_scale() -> str:
 DEVICES = ("auto", "cpu", "cuda")
 # Chapters whose reduced run stays on the CPU even where a GPU is visible, and why (their notebooks and training
 # loops do not move models and batches to cfg.device yet).
-CPU_ONLY_REDUCED = {number: "its reduced run is written for the CPU" for number in ("01", "02", "03", "04", "05", "06")}
+CPU_ONLY_REDUCED = {number: "its reduced run is written for the CPU" for number in ("01", "02", "03", "04", "05", "06", "07")}
 
 
 def get_device_choice() -> str:

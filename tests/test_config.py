@@ -35,6 +35,8 @@ def test_device_switch(monkeypatch, capsys):
     monkeypatch.delenv("COURSE_SCALE", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # as on a GPU machine
     monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    if all(chapter in config.CPU_ONLY_REDUCED for chapter in config.CHAPTERS):  # every chapter's reduced run is CPU-only today:
+        monkeypatch.setattr(config, "CPU_ONLY_REDUCED", {k: v for k, v in config.CPU_ONLY_REDUCED.items() if k != "07"})  # lift one
     on_gpu = next(chapter for chapter in config.CHAPTERS if chapter not in config.CPU_ONLY_REDUCED)
     assert config.chapter_config(on_gpu).device.type == "cuda"  # auto takes the GPU
     cfg = config.chapter_config("01")  # the chapters of CPU_ONLY_REDUCED keep their CPU run, and say so

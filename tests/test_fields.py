@@ -443,3 +443,16 @@ def test_the_sky_depends_on_the_direction_only_and_fills_what_passes():
 def test_bad_input_is_refused_with_a_clear_message(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_a_carving_street_leaves_the_objects_box_to_the_object():
+    car = make_car(6)
+    background = ScalableField(8.0, (-4.0, 4.0), (0.0, 4.0), **SMALL)
+    street = StreetField(background, SkyField(8), {"car": car}, carve_objects=True)
+    points = torch.tensor([[5.0, 1.0, 0.8], [4.5, 1.2, 0.9], [1.0, -3.0, 3.0]])  # two in the car, one outside it
+    density, colour = street.query(points)
+    bg_density, bg_colour = background(points)
+    car_density, car_colour = car(points)
+    assert (bg_density[:2] > 0).all(), "the background has density there: carving must remove it"
+    assert torch.allclose(density[:2], car_density[:2]) and torch.allclose(colour[:2], car_colour[:2])
+    assert torch.allclose(density[2], bg_density[2]) and torch.allclose(colour[2], bg_colour[2])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.grading import checking, checks_01, checks_02, checks_03, checks_04
+from course_lib.grading import checking, checks_01, checks_02, checks_03, checks_04, checks_06, checks_07
 from course_lib.grading.checking import CheckFailed, progress_line, run
 
 SANITIZER = Path(__file__).resolve().parent / "nbval_sanitize.cfg"
@@ -23,7 +23,7 @@ def _sanitize(text: str) -> str:
     return text
 
 
-@pytest.mark.parametrize("module", [checks_01, checks_02, checks_03, checks_04], ids=lambda m: m.__name__[-2:])
+@pytest.mark.parametrize("module", [checks_01, checks_02, checks_03, checks_04, checks_06, checks_07], ids=lambda m: m.__name__[-2:])
 def test_every_chapter_lists_its_exercises(module):
     chapter = module.__name__[-2:]
     assert len(module.EXERCISES) >= 4

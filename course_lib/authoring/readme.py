@@ -50,7 +50,8 @@ CHAPTERS = (
             "image to point cloud, occlusion volume, inpainting and depth distillation vs SDS, scored on the true scene",
             released=True),
     Chapter("07", "07_urban_architect.ipynb", "Urban Architect", "2404.06780",
-            "layout-guided 3D city generation with VSD and a hash grid"),
+            "Instant-NGP hash grid, volume rendering, layout-constrained sampling, a grid that grows as you drive, "
+            "layout-guided VSD with a peft LoRA estimator, editing", released=True),
 )
 
 

@@ -191,7 +191,8 @@ class HashGrid(nn.Module):
     r"""Multi-resolution hash encoding (Instant-NGP, Müller et al. 2022, Eqs. 2-4) over an axis-aligned box (chapter 07).
 
     ``levels`` grids from ``min_res`` to ``max_res`` cells per axis, ``features`` numbers per entry,
-    :math:`T = 2^{\text{log2\_table}}` entries per level (fewer for coarse levels whose vertices all fit:
+    :math:`T = 2^{\text{log2\_table}}` entries per level (or ``table_size`` when given, e.g. to match another
+    model's parameter count; the hash works modulo any T) (fewer for coarse levels whose vertices all fit:
     those are indexed 1:1). Entries start uniform in :math:`[-10^{-4}, 10^{-4}]` as in the paper.
 
     forward: points (N, 3) in world coordinates inside ``bounds`` -> (N, levels * features), level 0 first.
@@ -205,14 +206,17 @@ class HashGrid(nn.Module):
         min_res: int,
         max_res: int,
         bounds: Sequence[Sequence[float]] | torch.Tensor,
+        table_size: int | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(features, int) or features < 1:
             raise ValueError(f"features={features!r} must be a positive integer (the F numbers stored per table entry)")
         if not isinstance(log2_table, int) or not 0 <= log2_table <= 30:
             raise ValueError(f"log2_table={log2_table!r} must be an integer in [0, 30]: the table holds 2**log2_table entries per level")
+        if table_size is not None and (not isinstance(table_size, int) or table_size < 1):
+            raise ValueError(f"table_size={table_size!r} must be a positive integer (entries per level) or None for 2**log2_table")
         self.resolutions = level_resolutions(levels, min_res, max_res)
-        self.table_size = 2**log2_table
+        self.table_size = 2**log2_table if table_size is None else table_size
         self.features = features
         self.register_buffer("bounds", as_bounds(bounds))
         self.tables = nn.ParameterList(

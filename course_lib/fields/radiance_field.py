@@ -31,11 +31,12 @@ class RadianceField(nn.Module):
         min_res: int = 2,
         max_res: int = 128,
         hidden: int = 64,
+        table_size: int | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(hidden, int) or hidden < 1:
             raise ValueError(f"hidden={hidden!r} must be a positive integer (the width of the MLP head)")
-        self.grid = HashGrid(levels, features, log2_table, min_res, max_res, bounds)
+        self.grid = HashGrid(levels, features, log2_table, min_res, max_res, bounds, table_size)
         self.head = nn.Sequential(nn.Linear(self.grid.out_dim, hidden), nn.ReLU(), nn.Linear(hidden, 4))
 
     def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,7 +6,9 @@ per-object fields of GIRAFFE and Urban Architect's scalable hash grid),
 .. math:: \sigma = \sigma_{\text{bg}} + \sum_k \sigma_k, \qquad
           \mathbf{c} = \frac{\sigma_{\text{bg}} \mathbf{c}_{\text{bg}} + \sum_k \sigma_k \mathbf{c}_k}{\sigma},
 
-then the samples are volume-rendered (NeRF Eq. 3) and the sky fills what they let through.
+then the samples are volume-rendered (NeRF Eq. 3) and the sky fills what they let through. With
+``carve_objects=True`` an object owns its box: the background is empty inside it (:math:`\sigma_{\text{bg}} = 0`
+there), so what the background learned cannot stay behind as a ghost when the object moves.
 """
 
 from __future__ import annotations
@@ -34,15 +36,20 @@ class StreetRender:
 class StreetField(nn.Module):
     """Background :class:`ScalableField` + named :class:`ObjectField` s + :class:`SkyField` (chapter 07)."""
 
-    def __init__(self, background: ScalableField, sky: SkyField, objects: dict[str, ObjectField] | None = None) -> None:
+    def __init__(self, background: ScalableField, sky: SkyField, objects: dict[str, ObjectField] | None = None,
+                 carve_objects: bool = False) -> None:
         super().__init__()
         self.background = background
         self.sky = sky
         self.objects = nn.ModuleDict(objects or {})
+        self.carve_objects = carve_objects
 
     def query(self, points: torch.Tensor, grow: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Points (N, 3) -> composed (density (N,), colour (N, 3))."""
         density, colour = self.background(points, grow=grow)
+        if self.carve_objects:
+            for obj in self.objects.values():
+                density = torch.where(obj.box.contains(points), torch.zeros_like(density), density)
         weighted = density[:, None] * colour
         for obj in self.objects.values():
             obj_density, obj_colour = obj(points)

@@ -22,7 +22,7 @@ import torch
 
 from course_lib.config import PRIORS
 from course_lib.geometry import drive_cameras, look_at_camera
-from course_lib.scenes import CLASSES, GroundPlane, Scene, make_object, render_many, render_panorama
+from course_lib.scenes import CLASSES, PALETTE, GroundPlane, Scene, make_object, render_many, render_panorama
 from course_lib.scenes import scene_from_prompt, street_scene
 from course_lib.scenes.vocabulary import COLORS
 
@@ -40,6 +40,8 @@ EYE, TARGET = (0.0, 0.0, 1.6), (0.0, 6.0, 0.9)
 MAX_DEPTH = 30.0  # sky pixels get this depth in the depth targets
 # The street classes that make up a layout (Urban Architect's semantic primitives); others map to "ground".
 LAYOUT_CLASSES: tuple[str, ...] = ("sky", "ground", "road", "sidewalk", "building", "tree", "car")
+# Flat display colour of each layout class (the scenes' palette): the colours of a layout's "palette image".
+LAYOUT_PALETTE = torch.stack([PALETTE[CLASSES.index(name)] for name in LAYOUT_CLASSES])
 CLASSES_INDEX: dict[str, int] = {name: i for i, name in enumerate(CLASSES)}
 
 
