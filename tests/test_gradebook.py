@@ -166,7 +166,7 @@ def test_the_class_chapter_is_the_one_most_submissions_name():
     ([_named("01"), _named("02")], None, None, r"chapters 01 \(1\), 02 \(1\), none the most: pass --chapter NN"),
     ([_named(None)], None, None, "none of the 1 submissions names its chapter"),
     ([_named("00")], "01", SOLUTION, "--chapter 01 but the solution .* is chapter 00: drop one of the two"),
-    ([_named("07")], None, None, r"no solution notebook of chapter 07 \(07_\*\.ipynb\) in .*: pass --solution PATH"),
+    ([_named("08")], None, None, r"no solution notebook of chapter 08 \(08_\*\.ipynb\) in .*: pass --solution PATH"),
 ])
 def test_an_unclear_chapter_is_an_error_before_any_grading(submissions, chapter, solution, message):
     with pytest.raises(GradingError, match=message):

@@ -258,3 +258,24 @@ def test_adherence_claim_fails_when_the_layout_reaches_the_prior_with_its_classe
             scores[name][s] = bench.adherence(images, layout.semantic, segmenter)
     assert bench.paired_verdict("right", scores["lg"], scores["vsd"]).verdict == REPRODUCES
     assert bench.paired_verdict("mislabelled", scores["lg_wrong"], scores["vsd"]).verdict != REPRODUCES
+
+
+def test_rays_that_reach_an_object_are_sampled_through_its_whole_box():
+    from course_lib.fields import Box, ObjectField
+    from course_lib.text_to_3d.urban_architect import street as street_module
+
+    boxes = boxes_of([((6.0, 0.0, 1.0), 0.0, (2.0, 1.0, 1.0), 6)])  # the car in the layout: 4 units deep along x
+    field = cells_field(FieldSettings(levels=2, features=2, log2_table=6, min_res=2, max_res=4, hidden=8))
+    field.objects["car"] = ObjectField(Box((6.0, 0.0, 1.0), 0.0, (2.0, 1.0, 1.0)), levels=2, features=2, log2_table=6, min_res=2, max_res=4, hidden=8)
+    seen = {}
+    original = field.render
+
+    def spy(origins, directions, near, far, *args, **kwargs):
+        seen["near"], seen["far"] = near.clone(), far.clone()
+        return original(origins, directions, near, far, *args, **kwargs)
+
+    field.render = spy
+    origins, directions = torch.tensor([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]]), torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    out = street_module.render_rays(field, origins, directions, boxes, RenderSettings(samples=4, front=1.0, back=0.5), stratified=False)
+    assert out.hit.tolist() == [True, False]
+    assert seen["near"].tolist() == pytest.approx([3.0]) and seen["far"].tolist() == pytest.approx([8.0]), "band [3, 4.5] extended to the exit at 8"

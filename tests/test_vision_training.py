@@ -53,3 +53,19 @@ def test_lr_schedule():
     assert lr_at(0, 100, 10, 1.0) == pytest.approx(0.1)
     assert lr_at(10, 100, 10, 1.0) == pytest.approx(1.0)
     assert lr_at(99, 100, 10, 1.0) < 0.01
+
+
+def test_training_runs_the_schedule_it_is_given(digits):
+    """Chapter 03 passes the learner's soft_mask_alpha: the alphas the model trains with are that function's."""
+    model = _model(norm="rmsnorm", ffn="swiglu", mask="causal", cls_position="last", pos_embed="both")
+    recipe = TrainRecipe(epochs=2, batch_size=128, lr=1e-2, warmup_epochs=1, soft_mask_schedule="linear", soft_mask_cutoff_epochs=2)
+    calls = []
+
+    def stuck(step, cutoff_step, schedule):  # a wrong schedule: alpha never leaves 0.7
+        calls.append((step, cutoff_step, schedule))
+        return 0.7
+
+    result = train_classifier(model, digits, recipe, seed=0, alpha_fn=stuck)
+    steps = len(digits.train) // 128
+    assert result.alphas == [0.7] * (2 * steps) and calls[0] == (0, 2 * steps, "linear")
+    assert model.soft_mask_alpha == 0.0, "evaluation is causal whatever the schedule"

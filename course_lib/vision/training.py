@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import math
 from dataclasses import dataclass, field
 
@@ -62,8 +64,12 @@ def evaluate(model: VisionTransformer, split: ImageSplit, batch_size: int = 512)
     return correct / len(split), loss / len(split)
 
 
-def train_classifier(model: VisionTransformer, data: ImageDataset, recipe: TrainRecipe, seed: int = 0, progress=None) -> TrainResult:
-    """Train with AdamW (warm-up + cosine), optional timm Mixup/CutMix and the soft-mask schedule; test at the end."""
+def train_classifier(model: VisionTransformer, data: ImageDataset, recipe: TrainRecipe, seed: int = 0, progress=None,
+                     alpha_fn: Callable[[int, int, str], float] = soft_mask_alpha) -> TrainResult:
+    """Train with AdamW (warm-up + cosine), optional timm Mixup/CutMix and the soft-mask schedule; test at the end.
+
+    ``alpha_fn(step, cutoff_step, schedule)`` gives the soft mask's alpha at each update (chapter 03 passes the
+    learner's ``soft_mask_alpha``, exercise 03-6)."""
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     np.random.seed(seed)  # timm's Mixup draws from NumPy's global generator: same seed, same mixes
@@ -86,7 +92,7 @@ def train_classifier(model: VisionTransformer, data: ImageDataset, recipe: Train
             idx = order[b * recipe.batch_size : (b + 1) * recipe.batch_size]
             x, y = data.train.images[idx], data.train.labels[idx]
             if recipe.soft_mask_schedule is not None:
-                model.soft_mask_alpha = soft_mask_alpha(step, cutoff, recipe.soft_mask_schedule)
+                model.soft_mask_alpha = alpha_fn(step, cutoff, recipe.soft_mask_schedule)
                 result.alphas.append(model.soft_mask_alpha)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, total, warmup, recipe.lr)

@@ -110,9 +110,17 @@ class RayRender:
 def render_rays(field: StreetField, origins: torch.Tensor, directions: torch.Tensor, boxes: LayoutBoxes, settings: RenderSettings,
                 generator: torch.Generator | None = None, stratified: bool = True, grow: bool = True,
                 near_far_fn: Callable = layout_near_far) -> RayRender:
-    """Render rays through the layout band (chapter 07). ``near_far_fn`` is :func:`~.layout.layout_near_far` or the learner's."""
+    """Render rays through the layout band (chapter 07). ``near_far_fn`` is :func:`~.layout.layout_near_far` or the learner's.
+
+    A ray whose band reaches one of the field's objects (box-local fields) is sampled through that object's whole box,
+    up to where it leaves it: an object is learned as a solid, not as the shell the band would cover, so it still
+    renders when its box is moved and seen from elsewhere."""
     near, far, hit = near_far_fn(origins, directions, boxes, settings.front, settings.back)
     hit = hit & (far - settings.back <= settings.sky_distance)
+    for obj in field.objects.values():
+        t_in, t_out, inside = obj.box.intersect(origins, directions)
+        reaches = hit & inside & (t_in <= far)
+        far = torch.where(reaches, torch.maximum(far, t_out), far)
     colour = field.sky(directions)
     depth = origins.new_zeros(origins.shape[0])
     opacity = origins.new_zeros(origins.shape[0])
