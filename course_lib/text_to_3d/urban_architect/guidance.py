@@ -23,8 +23,8 @@ import torch
 from torch import nn
 
 from course_lib.diffusion.distillation import sds_weight
-from course_lib.diffusion.guidance import classifier_free_guidance
 from course_lib.diffusion.schedule import add_noise, batch_timesteps
+from course_lib.priors.shipped import text_eps_fn
 from course_lib.priors.tiny_prior import TinyPrior
 
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -35,17 +35,19 @@ def prior_eps_fn(prior: TinyPrior, prompts: list[str], condition: torch.Tensor |
 
     ``condition`` (B, C+1, H, W) is the layout condition of each image (:func:`~.layout.layout_condition`), or
     ``None`` for no layout (the empty condition in both branches: the unguided ablation). The unconditional
-    branch drops the prompt and the layout together, as the prior was trained.
+    branch drops the prompt and the layout together, as the prior was trained. This is
+    :func:`~course_lib.priors.shipped.text_eps_fn` with the empty condition as its unconditional extra.
     """
-    batch = len(prompts)
-    tokens, null = prior.text.encode(prompts), prior.text.null(batch)
-    channels = prior.config.extra_channels
+    if condition is not None:
+        return text_eps_fn(prior, prompts, scale, condition, torch.zeros_like(condition))
+    empties: dict[tuple[int, ...], EpsFn] = {}  # no layout: the empty condition, sized by the first x_t of each shape
 
     def eps_fn(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        empty = x_t.new_zeros(batch, channels, *x_t.shape[-2:])
-        cond = empty if condition is None else condition
-        eps = prior(torch.cat([x_t, x_t]), batch_timesteps(t, batch).repeat(2), torch.cat([null, tokens]), torch.cat([empty, cond]))
-        return classifier_free_guidance(*eps.chunk(2), scale)
+        size = tuple(x_t.shape[-2:])
+        if size not in empties:
+            empty = x_t.new_zeros(len(prompts), prior.config.extra_channels, *size)
+            empties[size] = text_eps_fn(prior, prompts, scale, empty, empty)
+        return empties[size](x_t, t)
 
     return eps_fn
 
