@@ -241,6 +241,7 @@ CHAPTER_07 = {
     "seeds": Scaled((0, 1), (0,), "seeds of the shipped runs (ch07_runs)"),
     "drive_steps": Scaled(600, None, "drive regime: steps x rays per step (a probe: not robust below 600 x 1024)"),
     "drive_rays": Scaled(1024, 4096),
+    "sky_weight": Scaled(0.1, 0.1, "drive regime: the sky term, (1 - opacity)^2 on rays that enter the layout (reference: sky loss 0.1)"),
     "init_steps": Scaled(150, None, "palette-image initialisation of the field before distillation"),
     "edit_steps": Scaled(300, None, "fit of the editing street (background cells + a box-local car field)"),
     "live_steps": Scaled(30, None, "distillation steps the notebook runs live with the learner's functions"),

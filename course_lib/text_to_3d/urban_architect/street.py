@@ -160,13 +160,20 @@ def new_parameters(module: nn.Module, optimiser: torch.optim.Optimizer) -> list[
 def fit_views(field: StreetField, origins: torch.Tensor, directions: torch.Tensor, targets: torch.Tensor, boxes: LayoutBoxes,
               render: RenderSettings, steps: int, rays: int, lr: float, seed: int,
               window: Callable[[int], tuple[int, int]] | None = None, history: list | None = None,
-              progress: Callable | None = None, near_far_fn: Callable = layout_near_far) -> StreetField:
+              progress: Callable | None = None, near_far_fn: Callable = layout_near_far, sky_weight: float = 0.0) -> StreetField:
     """Fit ``field`` to target colours (V, P, 3) in [0, 1] of the rays ``origins``/``directions`` (V, P, 3) (chapter 07).
 
     Each step draws ``rays`` rays uniformly from views ``window(step)`` = [first, last) (default: all views) and takes an
     Adam step on the colour MSE. Cells created by the step join the optimiser. ``history`` gets the step losses;
     ``near_far_fn`` places the samples (:func:`~.layout.layout_near_far` or the learner's).
+
+    ``sky_weight`` > 0 adds the **sky term** ``sky_weight * mean over the rays of hit * (1 - opacity)^2``: a ray that
+    enters the layout ends on a surface, so none of it should reach the sky (the reference code's refinement has a sky
+    loss of weight 0.1 to the same end). Without it a field may leave its surfaces half transparent and let the
+    direction-only sky, which every view shares, paint them.
     """
+    if sky_weight < 0:
+        raise ValueError(f"sky_weight={sky_weight!r} must be >= 0 (0 turns the sky term off)")
     V, P, _ = origins.shape
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam([p for p in field.parameters() if p.requires_grad], lr=lr)
@@ -178,6 +185,8 @@ def fit_views(field: StreetField, origins: torch.Tensor, directions: torch.Tenso
         pixel = torch.randint(0, P, (rays,), generator=generator)
         out = render_rays(field, origins[view, pixel], directions[view, pixel], boxes, render, generator, near_far_fn=near_far_fn)
         loss = ((out.colour - targets[view, pixel]) ** 2).mean()
+        if sky_weight:
+            loss = loss + sky_weight * (out.hit * (1.0 - out.opacity) ** 2).mean()
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         fresh = new_parameters(field, optimiser)
