@@ -311,3 +311,16 @@ def test_rays_that_reach_an_object_are_sampled_through_its_whole_box():
     out = street_module.render_rays(field, origins, directions, boxes, RenderSettings(samples=4, front=1.0, back=0.5), stratified=False)
     assert out.hit.tolist() == [True, False]
     assert seen["near"].tolist() == pytest.approx([3.0]) and seen["far"].tolist() == pytest.approx([8.0]), "band [3, 4.5] extended to the exit at 8"
+
+
+def test_depth_errors_are_bounded_by_the_band_and_grow_when_the_layout_is_elsewhere(runs):
+    from types import SimpleNamespace
+
+    guide = bench.guide_setup()
+    layout = render_layout(guide.boxes, guide.eval_cameras[:3], bench.GUIDE_RENDER.sky_distance)
+    field = bench.load_field(runs, "init/0/", cells_field(bench.GUIDE_FIELD))
+    errors = bench.depth_errors(field, guide.eval_cameras[:3], guide.boxes, bench.GUIDE_RENDER, layout)
+    assert all(0 < e <= bench.GUIDE_RENDER.front + 1e-4 for e in errors), errors
+    shifted = SimpleNamespace(semantic=layout.semantic, distance=layout.distance + 3.0)
+    far_off = bench.depth_errors(field, guide.eval_cameras[:3], guide.boxes, bench.GUIDE_RENDER, shifted)
+    assert all(f > 3.0 - bench.GUIDE_RENDER.back - 1e-4 and f > e for f, e in zip(far_off, errors)), far_off

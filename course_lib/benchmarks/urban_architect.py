@@ -324,6 +324,19 @@ def adherence(images: torch.Tensor, layout_semantic: torch.Tensor, segmenter) ->
     return [miou(labels[i], layout_semantic[i]) for i in range(images.shape[0])]
 
 
+def depth_errors(field: StreetField, cameras: list[Camera], boxes: LayoutBoxes, render: RenderSettings, layout) -> list[float]:
+    """Depth agreement with the layout, per view: the mean |D - t_layout| (world units) between the field's depth
+    (expected depth over the opacity, along the ray) and where the ray meets the layout (``layout`` =
+    :func:`~course_lib.text_to_3d.urban_architect.layout.render_layout` of ``cameras``), over the pixels where the layout
+    has a surface. The sampling band bounds it (at most ``render.front`` in front, ``render.back`` behind)."""
+    errors = []
+    for i, camera in enumerate(cameras):
+        out = render_image(field, camera, boxes, render)
+        surface = (layout.semantic[i] > 0) & out.hit
+        errors.append(float((out.depth - layout.distance[i])[surface].abs().mean()))
+    return errors
+
+
 def render_views(field: StreetField, cameras: list[Camera], boxes: LayoutBoxes, render: RenderSettings):
     outs = [render_image(field, c, boxes, render) for c in cameras]
     return torch.stack([o.colour for o in outs]), torch.stack([o.opacity for o in outs]), torch.stack([o.hit for o in outs])
