@@ -107,7 +107,7 @@ _add_variants("ch04_", "course_lib.vlm.pretraining:build_asset", {
 })
 # Chapter 04: the five bridges from the frozen encoders to the frozen LM (course_lib.vlm.bridges).
 _add_variants("ch04_bridge_", "course_lib.vlm.bridges:build_asset", {
-    kind: f"{description}, trained by captioning then VQA with balanced binding questions (frozen encoders and LM)" for kind, description in {
+    kind: f"{description}, trained by captioning then VQA (frozen encoders and LM)" for kind, description in {
         "shape_cnn": "Q-Former on the shape CNN alone",
         "colour_net": "Q-Former on the colour net alone",
         "layout_vit": "Q-Former on the layout ViT alone",

@@ -1,55 +1,18 @@
-"""Chapter 04's splits: the bridges' training mix holds balanced binding questions asked of the
-training scenes only, and the validation split's scenes are neither training nor test scenes."""
+"""Chapter 04's splits: the validation split's scenes are neither training nor test scenes, the test
+split is the one the shipped bridges' build records were scored on, and the bridges' recipe trains on
+the training scenes' own questions (no binding questions)."""
 
 from __future__ import annotations
-
-import re
 
 import pytest
 import torch
 
 from course_lib.config import chapter_values
 from course_lib.vlm import bridges
-from course_lib.vlm.splits import BINDING, SPLIT_SEEDS, TRAIN_SEED, evaluation_split, training_data, training_mix
-from course_lib.vlm.world import COLOURS, SHAPES, make_vqa
+from course_lib.vlm.splits import SPLIT_SEEDS, TRAIN_SEED, evaluation_split
+from course_lib.vlm.world import make_pairs, make_vqa
 
-_PATTERN = re.compile(r"is the (\w+) object a (\w+) \?")
-
-
-def _binding_part(mix):
-    return [(i, q, a) for i, k, q, a in zip(*mix) if k == BINDING]
-
-
-def test_training_mix_adds_balanced_binding_questions_on_every_training_image_with_two_objects():
-    train = make_vqa(300, seed=TRAIN_SEED)
-    mix = training_mix(train)
-    assert mix[0][: len(train.questions)] == train.image_index and mix[2][: len(train.questions)] == train.questions
-    binding = _binding_part(mix)
-    assert len(binding) == sum(len(s.objects) >= 2 for s in train.scenes) > 100
-    answers = [a for _, _, a in binding]
-    assert abs(answers.count("yes") - answers.count("no")) <= 1
-    for i, question, answer in binding:
-        colour, shape = (name.index(word) for name, word in zip((COLOURS, SHAPES), _PATTERN.fullmatch(question).groups()))
-        objects = train.scenes[i].objects  # the question is about this training scene
-        coloured = next(o for o in objects if o.colour == colour)
-        assert any(o.shape == shape for o in objects)
-        assert (coloured.shape == shape) == (answer == "yes")
-        if answer == "no":  # a hard negative: the asked shape is there, on another colour
-            assert any(o.shape == shape and o.colour != colour for o in objects)
-
-
-def test_training_mix_asks_about_training_scenes_only_none_from_validation_or_test():
-    train = make_vqa(300, seed=TRAIN_SEED)
-    train_scenes = set(train.scenes)
-    binding = _binding_part(training_mix(train))
-    assert all(0 <= i < len(train.scenes) for i, _, _ in binding)
-    for name in SPLIT_SEEDS:
-        held_out = set(evaluation_split(name, 300, 10).vqa.scenes)
-        assert not {train.scenes[i] for i, _, _ in binding} & held_out, f"binding questions asked of {name} scenes"
-        assert not train_scenes & held_out
-
-
-def test_the_bridge_recipe_trains_on_the_training_mix(monkeypatch, tmp_path):
+def test_the_bridge_recipe_trains_on_the_training_scenes_own_questions(monkeypatch, tmp_path):
     seen = {}
 
     def spy(model, data, *args, **kwargs):
@@ -58,12 +21,16 @@ def test_the_bridge_recipe_trains_on_the_training_mix(monkeypatch, tmp_path):
 
     monkeypatch.setattr(bridges, "train_bridge", spy)
     bridges.build_asset(tmp_path / "b.safetensors", seed=0, quick=True, variant="shape_cnn")
-    data = seen["data"]
-    train = make_vqa(64, seed=TRAIN_SEED)
-    index, kinds, questions, answers = training_mix(train)
-    assert data.questions == questions and data.answers == answers and data.image_index.tolist() == index
-    assert kinds.count(BINDING) > 0 and data.captions == train.captions
-    assert torch.equal(data.vqa_batch["text"], training_data(train, data.features).vqa_batch["text"])
+    data, train = seen["data"], make_vqa(64, seed=TRAIN_SEED)
+    assert data.questions == train.questions and data.answers == train.answers
+    assert data.image_index.tolist() == train.image_index and data.captions == train.captions
+
+
+def test_the_test_split_is_the_one_the_build_records_were_scored_on():
+    test = evaluation_split("test", 20, 5)
+    assert torch.equal(test.vqa.images, make_vqa(20, seed=bridges.TEST_SEED).images)
+    assert torch.equal(test.pairs.images, make_pairs(5, seed=bridges.PAIR_SEED).images)
+    assert TRAIN_SEED == bridges.TRAIN_SEED
 
 
 def test_validation_scenes_and_pairs_are_disjoint_from_train_and_test():

@@ -8,7 +8,7 @@ import copy
 import pytest
 
 from course_lib.claims import FAILS, REPRODUCES, TIE, failed_claims
-from course_lib.vlm.verdicts import choose_on_validation, is_premise, judge, premises
+from course_lib.vlm.verdicts import asserted_premises, choose_on_validation, is_premise, judge, premises
 
 SIZES = {"per_type": 300, "all": 1500, "pairs": 150, "binding": 196}
 PARAMS = {"BRAVE": 147_756, "ensemble": 420_140}
@@ -99,8 +99,20 @@ def test_premises_are_the_blind_spots_and_the_blind_bridges_at_chance():
     assert failed_claims(premises(broken))
 
 
-def test_premises_are_asserted_on_validation_and_printed_on_test():
+def test_premises_are_never_asserted_on_test_and_only_the_blind_spots_on_validation():
     chosen = choose_on_validation(judge(GOOD, SIZES, PARAMS), judge(_broken(shape_cnn__binding=0.58), SIZES, PARAMS))
     claim = _claim(chosen, "shape_cnn is at chance on binding")
-    assert not claim.asserted and claim.verdict == TIE and "(asserted there)" in claim.run
+    assert not claim.asserted and claim.verdict == TIE and "(printed)" in claim.run
+    blind = _claim(chosen, "blind spot that BRAVE covers (Table 2): shape_cnn")
+    assert not blind.asserted and "(asserted there)" in blind.run
     assert not failed_claims(chosen)
+    names = [c.paper for c in asserted_premises(judge(GOOD, SIZES, PARAMS))]
+    assert len(names) == 3 and all("blind spot" in n for n in names)
+
+
+@pytest.mark.parametrize("single", ["shape_cnn", "colour_net", "layout_vit"])
+def test_the_validation_assert_fails_when_an_encoder_has_no_blind_spot(single):
+    # the notebook asserts ``not failed_claims(asserted_premises(val_claims))``
+    assert not failed_claims(asserted_premises(judge(GOOD, SIZES, PARAMS)))
+    seeing_all = _broken(**{f"{single}__{t}": GOOD["BRAVE"][t] for t in ROW})
+    assert failed_claims(asserted_premises(judge(seeing_all, SIZES, PARAMS)))

@@ -6,7 +6,9 @@ reproduces only when the whole interval is on the paper's side of its margin. :f
 judges the test split with the claims that reproduced on the validation split: those are asserted,
 the others are printed with their verdict. The course's premises (:func:`premises`: each encoder's
 blind spot, the shape-only and colour-only bridges at chance on binding questions) check the
-instrument, not the paper: they are asserted on the validation split and printed on the test split.
+instrument, not the paper, and are never asserted on the test split. The blind spots
+(:func:`asserted_premises`) are asserted on the validation split; the at-chance checks are printed
+with their verdict on both splits (chapter 04, section 8.4, says why).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ PAIRS_LEAD = 0.10  # "clearly better on pairs": ahead by more than 10 points (th
 CHANCE = {"shape": 1 / 4, "colour": 1 / 4, "position": 1 / 4, "count": 1 / 3, "compositional": 1 / 2, "binding": 1 / 2}
 JUDGED_TYPES = ("shape", "colour", "position", "compositional")  # count: every encoder alone answers it (1.00)
 PREMISES = ("blind spot", "at chance on binding")  # the claims the chapter's test of binding rests on
+ASSERTED_PREMISES = ("blind spot",)  # asserted on validation; the at-chance checks are printed on both splits
 
 
 def _interval(d_lo_hi: tuple[float, float, float]) -> str:
@@ -99,14 +102,27 @@ def premises(claims: list[Claim]) -> list[Claim]:
     return [c for c in claims if is_premise(c)]
 
 
+def asserted_premises(claims: list[Claim]) -> list[Claim]:
+    """The premises the run asserts on the validation split: each encoder's blind spot. The other premises
+    (the shape-only and colour-only bridges at chance on binding questions) are printed with their verdict."""
+    return [c for c in claims if any(p in c.paper for p in ASSERTED_PREMISES)]
+
+
+def _premise_note(claim: Claim) -> str:
+    if not is_premise(claim):
+        return ""
+    return " (asserted there)" if asserted_premises([claim]) else " (printed)"
+
+
 def choose_on_validation(validation: list[Claim], test: list[Claim]) -> list[Claim]:
     """The test split's claims; a claim of the paper is asserted only if it reproduced on the validation split.
 
     The ``run`` column gives both splits: ``validation: ... -> verdict; test: ...``; the verdict is the test
-    split's. A premise (:func:`premises`) is asserted on the validation split and printed on the test split.
+    split's. A premise (:func:`premises`) is never asserted on the test split; the blind spots
+    (:func:`asserted_premises`) are asserted on the validation split, the at-chance checks only printed.
     """
     if [c.paper for c in validation] != [c.paper for c in test]:
         raise ValueError("the validation and test claims must be the same claims, in the same order")
-    return [replace(t, run=f"validation: {v.run} -> {v.verdict}{' (asserted there)' if is_premise(v) else ''}; test: {t.run}",
+    return [replace(t, run=f"validation: {v.run} -> {v.verdict}{_premise_note(v)}; test: {t.run}",
                     asserted=v.verdict == REPRODUCES and not is_premise(v))
             for v, t in zip(validation, test)]
