@@ -113,8 +113,8 @@ CHAPTER_04 = {
     "notebook_vqa_steps": Scaled(250, None, "reduced: the shortened BRAVE run the notebook trains itself"),
     "batch_size": Scaled(64, 2048),
     "lr": Scaled(2.5e-3, 1e-4, "reduced: at 5e-3 BRAVE's colour accuracy swung widely between seeds; full: the paper gives no bridge learning rate; 1e-4 is BLIP-2's"),
-    "test_images": Scaled(300, None, "reduced: 300 images x 5 question types; full: the VQA benchmarks"),
-    "test_pairs": Scaled(150, 150, "paper: MMVP has 150 pairs"),
+    "test_images": Scaled(300, None, "reduced: 300 images x 5 question types + the binding questions, in the validation split and in the test split (course_lib.vlm.splits); full: the VQA benchmarks"),
+    "test_pairs": Scaled(150, 150, "paper: MMVP has 150 pairs; reduced: 150 in the validation split and 150 in the test split"),
 }
 
 # The shipped priors of chapters 05-07 (course_lib.priors; assets prior_*). The reduced column is what
