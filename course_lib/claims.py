@@ -14,8 +14,8 @@ for the difference of two independent accuracies; a Student-t interval over pair
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
 
 from scipy import stats
 
@@ -102,6 +102,31 @@ def claims_table(claims: Sequence[Claim]) -> str:
 def failed_claims(claims: Sequence[Claim]) -> list[str]:
     """The asserted claims that do not reproduce (a tie is not a reproduction either)."""
     return [f"{c.paper}: {c.run} -> {c.verdict}" for c in claims if c.asserted and c.verdict != REPRODUCES]
+
+
+def choose_on_validation(validation: Sequence[Claim], test: Sequence[Claim],
+                         may_assert: Callable[[Claim], bool] = lambda claim: True,
+                         note: Callable[[Claim], str] = lambda claim: "") -> list[Claim]:
+    """The test split's claims; a claim is asserted only if it reproduced on the validation split (chapters 03, 04).
+
+    ``validation`` and ``test`` are the same claims judged on each split. The ``run`` column gives both:
+    ``validation: ... -> verdict{note}; test: ...``; the verdict is the test split's. ``may_assert(claim)``
+    (on the validation claim) can keep a claim from being asserted on test whatever its validation verdict.
+    """
+    if [c.paper for c in validation] != [c.paper for c in test]:
+        raise ValueError("the validation and test claims must be the same claims, in the same order")
+    return [replace(t, run=f"validation: {v.run} -> {v.verdict}{note(v)}; test: {t.run}",
+                    asserted=v.verdict == REPRODUCES and may_assert(v))
+            for v, t in zip(validation, test)]
+
+
+def split_agreement(validation: Sequence[Claim], test: Sequence[Claim]) -> list[str]:
+    """Lines saying how the validation and the test split agree: how many claims get the same verdict on
+    both, then one line per claim whose verdict differs."""
+    differ = [(v, t) for v, t in zip(validation, test) if v.verdict != t.verdict]
+    lines = [f"the two splits give the same verdict on {len(validation) - len(differ)} of {len(validation)} claims"]
+    lines += [f"  {v.paper}: validation {v.verdict}, test {t.verdict}" for v, t in differ]
+    return lines
 
 
 def verdict_falls_below(scores: Sequence[float], n: int, threshold: float) -> str:

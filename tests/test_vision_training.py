@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from course_lib.vision import TrainRecipe, ViTConfig, VisionTransformer, load_digits_dataset, train_classifier
+from course_lib.vision import TrainRecipe, ViTConfig, VisionTransformer, evaluate, load_digits_dataset, train_classifier
 from course_lib.vision.training import lr_at
 
 
@@ -22,6 +22,31 @@ def test_digits_split(digits):
     assert abs(digits.train.images.mean().item()) < 1e-4 and abs(digits.train.images.std().item() - 1) < 1e-3
     with pytest.raises(ValueError, match="test_fraction"):
         load_digits_dataset(test_fraction=1.5)
+
+
+def test_the_validation_split_is_disjoint_stratified_and_leaves_the_test_split_as_it_was(digits):
+    split = load_digits_dataset(validation_fraction=0.15)
+    train, validation, test = (set(s.indices.tolist()) for s in (split.train, split.validation, split.test))
+    assert not train & validation and not train & test and not validation & test
+    assert len(train | validation | test) == 1797 and (len(train), len(validation), len(test)) == (1077, 270, 450)
+    assert torch.equal(split.test.indices, digits.test.indices) and torch.equal(split.test.labels, digits.test.labels)
+    assert digits.validation is None and set(digits.train.indices.tolist()) == train | validation
+    everything = torch.cat([split.train.labels, split.validation.labels, split.test.labels])
+    share = torch.bincount(everything, minlength=10).float() / len(everything)
+    for part in (split.train, split.validation, split.test):  # stratified: each class's share as in the whole set
+        counts = torch.bincount(part.labels, minlength=10).float()
+        assert (counts - share * len(part)).abs().max() <= 1.0
+    assert abs(split.train.images.mean().item()) < 1e-4, "standardised with the training split's statistics"
+    with pytest.raises(ValueError, match="validation_fraction"):
+        load_digits_dataset(validation_fraction=0.75)
+
+
+def test_training_scores_the_validation_split_when_there_is_one():
+    split = load_digits_dataset(validation_fraction=0.15)
+    model = _model()
+    result = train_classifier(model, split, TrainRecipe(epochs=1, batch_size=128), seed=0)
+    assert (result.validation_accuracy, result.validation_loss) == evaluate(model, split.validation)
+    assert (result.test_accuracy, result.test_loss) == evaluate(model, split.test)
 
 
 def _model(**switches):
@@ -47,6 +72,7 @@ def test_training_is_deterministic(digits):
     a = train_classifier(_model(), digits, recipe, seed=3)
     b = train_classifier(_model(), digits, recipe, seed=3)
     assert a.losses == b.losses and a.test_accuracy == b.test_accuracy
+    assert a.validation_accuracy is None and a.validation_loss is None  # no validation split in this dataset
 
 
 def test_lr_schedule():

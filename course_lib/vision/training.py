@@ -40,6 +40,8 @@ class TrainResult:
     test_loss: float
     losses: list[float] = field(default_factory=list)  # mean training loss per epoch
     alphas: list[float] = field(default_factory=list)  # soft-mask alpha per step
+    validation_accuracy: float | None = None  # None when the dataset has no validation split
+    validation_loss: float | None = None
 
 
 def lr_at(step: int, total: int, warmup: int, lr: float) -> float:
@@ -66,7 +68,8 @@ def evaluate(model: VisionTransformer, split: ImageSplit, batch_size: int = 512)
 
 def train_classifier(model: VisionTransformer, data: ImageDataset, recipe: TrainRecipe, seed: int = 0, progress=None,
                      alpha_fn: Callable[[int, int, str], float] = soft_mask_alpha) -> TrainResult:
-    """Train with AdamW (warm-up + cosine), optional timm Mixup/CutMix and the soft-mask schedule; test at the end.
+    """Train with AdamW (warm-up + cosine), optional timm Mixup/CutMix and the soft-mask schedule on ``data.train``;
+    score the validation split (if ``data`` has one) and the test split once, at the end.
 
     ``alpha_fn(step, cutoff_step, schedule)`` gives the soft mask's alpha at each update (chapter 03 passes the
     learner's ``soft_mask_alpha``, exercise 03-6)."""
@@ -110,5 +113,7 @@ def train_classifier(model: VisionTransformer, data: ImageDataset, recipe: Train
         if progress is not None:
             progress.update(1)
     model.soft_mask_alpha = 0.0
+    if data.validation is not None:
+        result.validation_accuracy, result.validation_loss = evaluate(model, data.validation)
     result.test_accuracy, result.test_loss = evaluate(model, data.test)
     return result

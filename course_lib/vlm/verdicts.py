@@ -13,10 +13,9 @@ with their verdict on both splits (chapter 04, section 8.4, says why).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Mapping
 
-from course_lib.claims import FAILS, REPRODUCES, Claim, difference_interval, verdict_at_least, verdict_greater, verdict_not_worse
+from course_lib.claims import FAILS, REPRODUCES, Claim, choose_on_validation as choose_claims_on_validation, difference_interval, verdict_at_least, verdict_greater, verdict_not_worse
 from course_lib.vlm.encoders import ENCODER_NAMES
 
 MARGIN = 0.05  # "at least as good": not worse by more than 5 points (the whole interval)
@@ -121,8 +120,4 @@ def choose_on_validation(validation: list[Claim], test: list[Claim]) -> list[Cla
     split's. A premise (:func:`premises`) is never asserted on the test split; the blind spots
     (:func:`asserted_premises`) are asserted on the validation split, the at-chance checks only printed.
     """
-    if [c.paper for c in validation] != [c.paper for c in test]:
-        raise ValueError("the validation and test claims must be the same claims, in the same order")
-    return [replace(t, run=f"validation: {v.run} -> {v.verdict}{_premise_note(v)}; test: {t.run}",
-                    asserted=v.verdict == REPRODUCES and not is_premise(v))
-            for v, t in zip(validation, test)]
+    return choose_claims_on_validation(validation, test, may_assert=lambda v: not is_premise(v), note=_premise_note)
