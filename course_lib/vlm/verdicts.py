@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from course_lib.claims import FAILS, REPRODUCES, Claim, choose_on_validation as choose_claims_on_validation, difference_interval, verdict_at_least, verdict_greater, verdict_not_worse
+from course_lib.claims import FAILS, REPRODUCES, Claim, difference_interval, verdict_at_least, verdict_greater, verdict_not_worse
+from course_lib.claims import choose_on_validation as choose_claims_on_validation
 from course_lib.vlm.encoders import ENCODER_NAMES
 
 MARGIN = 0.05  # "at least as good": not worse by more than 5 points (the whole interval)
@@ -44,10 +45,7 @@ def judge(scores: Mapping[str, Mapping[str, float]], sizes: Mapping[str, int], p
     """
     singles, brave = list(ENCODER_NAMES), scores["BRAVE"]
     n_type, n_bind = sizes["per_type"], sizes["binding"]
-
-    def diff(a: float, n_a: int, b: float, n_b: int) -> tuple[float, float, float]:
-        return difference_interval(a, n_a, b, n_b)
-
+    diff = difference_interval
     claims = []
     for single in singles:
         blind = [t for t in JUDGED_TYPES + ("binding",) if scores[single][t] < CHANCE[t] + CHANCE_MARGIN
@@ -97,7 +95,8 @@ def is_premise(claim: Claim) -> bool:
 
 def premises(claims: list[Claim]) -> list[Claim]:
     """The claims the chapter's experiment rests on (each encoder's blind spot; the shape-only and the
-    colour-only bridge at chance on binding questions): the run asserts them on the validation split."""
+    colour-only bridge at chance on binding questions). None is asserted on the test split; the run asserts
+    :func:`asserted_premises` on the validation split and prints the others."""
     return [c for c in claims if is_premise(c)]
 
 
