@@ -87,3 +87,8 @@ def test_ch02_effective_below_claimed_needs_a_clear_drop():
 def test_difference_interval_stays_within_the_possible_range():
     d, low, high = difference_interval(1.0, 24, 0.0, 24)
     assert d == 1.0 and low < 1.0 and high == 1.0
+
+
+def test_wilson_interval_holds_a_perfect_or_null_score_exactly():
+    assert wilson_interval(60, 60)[1] == 1.0 and wilson_interval(0, 60)[0] == 0.0
+    assert wilson_interval(60, 60)[0] < 1.0 and wilson_interval(0, 60)[1] > 0.0

@@ -5,7 +5,7 @@ import torch
 
 from course_lib.claims import FAILS, REPRODUCES, TIE
 from course_lib.longctx.ruler.evaluate import RulerResult, evaluate, make_samples
-from course_lib.longctx.ruler.finding import judge_effective_length, length_intervals
+from course_lib.longctx.ruler.finding import judge_effective_length, judge_length_scores, learned_tasks, length_intervals
 from course_lib.longctx.ruler.models import ContextBlind, GreedyLM, Oracle
 from course_lib.longctx.ruler.text import course_tokenizer
 from course_lib.longctx.ruler.training import MIX_TASKS, RULER_ASSETS, load_model, recipe_for, reduced_settings
@@ -119,3 +119,38 @@ def test_shipped_mix_model_reads_its_context():
         torch.set_num_threads(threads)
     assert seeing.by_length()[128] >= blind.by_length()[128] + 30, (seeing.table, blind.table)
     assert judge_effective_length(blind, samples, THRESHOLD, recipe.train_lengths).verdict == FAILS
+
+
+def test_scores_alone_give_the_same_finding_for_one_needle_tasks():
+    samples = _samples(20, tasks=("niah_single_1", "niah_single_2"))
+    result = evaluate(UpTo(150), samples, "falls", progress=False)
+    from_samples = judge_effective_length(result, samples, THRESHOLD, LENGTHS)
+    from_scores = judge_length_scores("falls", result.by_length(), 40, THRESHOLD, LENGTHS, result.effective_length(THRESHOLD))
+    assert from_scores == from_samples
+
+
+def test_a_model_that_learned_nothing_does_not_show_the_finding_from_its_scores():
+    # scores of 0 everywhere fall below the threshold, but a model that never passes is no evidence
+    nothing = judge_length_scores("local64", {128: 0.0, 192: 0.0, 256: 0.0}, 60, THRESHOLD, LENGTHS, None)
+    assert (nothing.passes_short, nothing.falls_below, nothing.verdict) == (FAILS, REPRODUCES, FAILS)
+    falls = judge_length_scores("full256", {128: 100.0, 192: 30.0, 256: 25.0}, 60, THRESHOLD, LENGTHS, 128)
+    assert falls.verdict == REPRODUCES and falls.scores[192].high < THRESHOLD
+    assert judge_length_scores("few", {128: 100.0, 192: 0.0}, 4, THRESHOLD, LENGTHS, 128).verdict == TIE
+
+
+def test_learned_tasks_are_those_at_the_threshold_at_a_length():
+    table = {"niah_single_1": {128: 100.0, 256: 0.0}, "fwe": {128: 0.0, 256: 0.0}, "qa_1": {128: 85.6, 256: 90.0},
+             "niah_multikey_2": {128: 85.0, 256: 100.0}}
+    result = RulerResult("r", table, {})
+    assert learned_tasks(result, 128, THRESHOLD) == ("niah_single_1", "qa_1")
+    assert learned_tasks(result, 256, THRESHOLD) == ("qa_1", "niah_multikey_2")
+
+
+def test_a_result_restricted_to_some_tasks_scores_their_mean():
+    result = RulerResult("r", {"a": {128: 100.0}, "b": {128: 0.0}, "c": {128: 50.0}}, {("a", 128): ["x"], ("b", 128): ["y"]})
+    part = result.on_tasks(("a", "c"), "part")
+    assert part.name == "part" and part.by_length() == {128: 75.0} and list(part.predictions) == [("a", 128)]
+    with pytest.raises(ValueError, match="no scores"):
+        result.on_tasks(("a", "z"))
+    with pytest.raises(ValueError, match="empty"):
+        result.on_tasks(())

@@ -18,11 +18,14 @@ REDUCED = {"niah": 48, "variable_tracking": 30, "common_words_extraction": 40, "
 LENGTHS = (512, 1024, 2048)
 
 
-def _close(sample) -> bool:
-    """Never above the target, and within 1% of it or 8 tokens (a new "Document i:" header or
-    one multi-token word is the smallest step some haystacks can take)."""
-    gap = sample.length - sample.total_tokens
-    return 0 <= gap <= max(0.01 * sample.length, 8)
+def _close(sample, tokenizer, seed=0, budgets=REDUCED, vt_example_length=160) -> bool:
+    """Never above the target, and the largest haystack that fits: the same sample with one more
+    unit (an essay word, a whole noise paragraph, distractor needle or document) goes over it."""
+    if sample.total_tokens > sample.length:
+        return False
+    bigger = T.generate_sample(sample.task, sample.length, tokenizer, sample.index, seed, tokens_to_generate=budgets,
+                               vt_example_length=vt_example_length, haystack_size=sample.haystack_size + 1)
+    return bigger.total_tokens > sample.length
 
 
 @pytest.fixture(scope="module")
@@ -40,20 +43,20 @@ def test_every_task_hits_its_length_with_the_word_tokenizer(word_grid):
     for (task, length), samples in word_grid.items():
         for s in samples:
             assert s.prompt_tokens == count_tokens(tok, s.prompt)
-            assert _close(s), f"{task} at {length}: {s.total_tokens} tokens"
+            assert _close(s, tok), f"{task} at {length}: {s.total_tokens} tokens"
 
 
 def test_every_task_hits_its_length_with_a_hugging_face_tokenizer(hf_grid, hf_tokenizer):
     for (task, length), samples in hf_grid.items():
         for s in samples:
             assert s.prompt_tokens == len(hf_tokenizer(s.prompt, add_special_tokens=False)["input_ids"])
-            assert _close(s), f"{task} at {length} (BPE): {s.total_tokens} tokens"
+            assert _close(s, hf_tokenizer, seed=7), f"{task} at {length} (BPE): {s.total_tokens} tokens"
 
 
 def test_paper_budgets_at_4k_with_a_hugging_face_tokenizer(hf_tokenizer):
     for task in TASK_NAMES:
         s = T.generate_sample(task, 4096, hf_tokenizer, tokens_to_generate=TOKENS_TO_GENERATE)
-        assert _close(s) and s.tokens_to_generate == TOKENS_TO_GENERATE[T.TASKS[task].family]
+        assert _close(s, hf_tokenizer, budgets=TOKENS_TO_GENERATE, vt_example_length=500) and s.tokens_to_generate == TOKENS_TO_GENERATE[T.TASKS[task].family]
         assert Oracle()(s.prompt).count(s.outputs[0]) >= 1
 
 
@@ -158,3 +161,30 @@ def test_binary_search_finds_the_largest_fitting_size():
     assert T.largest_fitting(lambda n: n <= 1000) == 1000
     assert T.largest_fitting(lambda n: n <= 0) == 0
     assert T.largest_fitting(lambda n: False) is None
+
+
+def test_haystacks_are_whole_units():
+    """Noise, distractor-needle and document haystacks end on a whole unit, as in the reference (an essay
+    haystack is counted in words there, so its last sentence may be cut)."""
+    from course_lib.longctx.ruler.templates import NOISE
+
+    tok = course_tokenizer()
+    for length in (512, 1024):
+        noise = T.generate_sample("niah_single_1", length, tok, tokens_to_generate=REDUCED)
+        context = noise.input.split("\n", 1)[1].rsplit("\nWhat is", 1)[0]
+        lines = [l for l in context.split("\n") if l and "special magic" not in l]
+        assert lines and all(l == NOISE for l in lines), lines[-1]
+        assert len(lines) == noise.haystack_size
+        needles = T.generate_sample("niah_multikey_3", length, tok, tokens_to_generate=REDUCED)
+        body = needles.input.split("\n", 1)[1].rsplit("\nWhat are", 1)[0].rsplit("\nWhat is", 1)[0]
+        lines = [l for l in body.split("\n") if l]
+        pattern = r"One of the special magic uuids for [0-9a-f-]{36} is: [0-9a-f-]{36}\."
+        assert all(re.fullmatch(pattern, l) for l in lines), [l for l in lines if not re.fullmatch(pattern, l)][:1]
+        qa = T.generate_sample("qa_1", length, tok, tokens_to_generate=REDUCED)
+        docs = re.split(r"Document \d+:\n", qa.input)[1:]
+        docs[-1] = docs[-1].split("\n\nAnswer the question")[0]
+        assert all(d.strip().endswith(".") for d in docs), docs[-1][-60:]
+        vt = T.generate_sample("vt", length, tok, tokens_to_generate=REDUCED, vt_example_length=160)
+        main = vt.input.split("Memorize and track")[-1].split("\nQuestion:")[0]
+        noise_lines = [l.strip() for l in main.split("\n")[1:] if l.strip() and not l.startswith("VAR")]
+        assert noise_lines and all(l == NOISE for l in noise_lines), noise_lines[-1]

@@ -6,6 +6,7 @@ import torch
 
 from course_lib.longctx.ruler.evaluate import evaluate, make_samples
 from course_lib.longctx.ruler.models import GreedyLM
+from course_lib.longctx.ruler.templates import NOISE
 from course_lib.longctx.ruler.text import course_tokenizer
 from course_lib.longctx.ruler.training import RULER_ASSETS, TrainingSamples, load_model, recipe_for, reduced_settings
 
@@ -27,10 +28,11 @@ def test_training_samples_have_the_drawn_length_and_end_with_eos():
     data = TrainingSamples(tokenizer, recipe)
     rng = random.Random(0)
     budget = recipe.tokens_to_generate["niah"]
+    unit = len(tokenizer.encode("\n" + NOISE))  # the noise haystack grows by whole paragraphs, the essay by words
     for length in (128, 192, 256):
         for _ in range(3):
             prompt, answer = data.draw(rng, length)
-            assert length - budget - 8 <= len(prompt) <= length - budget, (length, len(prompt))
+            assert length - budget - unit <= len(prompt) <= length - budget, (length, len(prompt))
             assert answer[-1] == tokenizer.eos_id and len(answer) <= budget
 
 
@@ -51,8 +53,9 @@ def _scores(name: str, lengths: tuple[int, ...], tasks: tuple[str, ...]) -> dict
 def test_shipped_full_attention_model_retrieves_at_128_and_falls_before_its_claimed_length():
     model, recipe = load_model("ch02_ruler_full256")
     assert recipe.claimed_length == 256 and recipe.short_steps == 500
-    table = _scores("ch02_ruler_full256", (128, 256), ("niah_single_1", "niah_multikey_2"))
-    assert table["niah_single_1"][128] >= 80 and table["niah_multikey_2"][128] >= 80, table
+    table = _scores("ch02_ruler_full256", (128, 256), ("niah_single_1", "niah_single_2", "niah_multikey_2"))
+    trained = {n: (table["niah_single_1"][n] + table["niah_single_2"][n]) / 2 for n in (128, 256)}
+    assert trained[128] >= 80 and trained[256] <= trained[128] - 30, table  # the trained tasks: 12 samples per length
     assert table["niah_multikey_2"][256] <= 50, f"the distractor task should fail at the claimed length: {table}"
 
 

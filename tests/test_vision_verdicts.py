@@ -101,3 +101,36 @@ def test_split_agreement_names_the_claims_whose_verdicts_differ():
 def test_rows_must_have_one_accuracy_per_seed():
     with pytest.raises(ValueError):
         _row("+ RoPE", (0.89, 0.90))
+
+
+def test_singular_values_needed_counts_the_rank_of_a_map():
+    import torch
+
+    from course_lib.vision.verdicts import singular_values_needed
+
+    n = 9
+    alike = torch.softmax(torch.randn(1, n).expand(n, n), -1)  # every row the same: rank 1
+    causal = torch.softmax(torch.randn(n, n).masked_fill(torch.ones(n, n).triu(1).bool(), float("-inf")), -1)
+    assert singular_values_needed(alike).item() == 1
+    assert singular_values_needed(torch.eye(n)).item() == n  # equal singular values: all are needed
+    assert singular_values_needed(torch.stack([alike, causal])).shape == (2,)
+    assert singular_values_needed(causal).item() > singular_values_needed(alike).item()
+
+
+def test_the_rank_claim_reproduces_and_fails_on_a_broken_variant():
+    import torch
+
+    from course_lib.vision.verdicts import rank_claim, singular_values_needed
+
+    torch.manual_seed(0)
+    n, seeds = 17, 3
+    logits = [torch.randn(8, n, n) * 0.3 for _ in range(seeds)]  # flat logits: bidirectional maps are near rank 1
+    causal = torch.ones(n, n).triu(1).bool()
+    vit = [singular_values_needed(torch.softmax(x, -1)).mean().item() for x in logits]
+    illama = [singular_values_needed(torch.softmax(x.masked_fill(causal, float("-inf")), -1)).mean().item() for x in logits]
+    assert rank_claim(vit, illama, n).verdict == REPRODUCES
+    # broken: the iLLaMA's maps taken without its causal mask (the mask not applied): no higher rank
+    broken = [singular_values_needed(torch.softmax(x + 0.01 * torch.randn(n, n), -1)).mean().item() for x in logits]
+    assert rank_claim(vit, broken, n).verdict in NOT_REPRODUCED
+    # a difference within the seeds' noise is a tie, not a reproduction
+    assert rank_claim([4.0, 6.0, 5.0], [6.5, 4.5, 5.6], n).verdict == TIE

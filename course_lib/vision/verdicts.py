@@ -61,3 +61,24 @@ def judge(accuracy: Mapping[str, Sequence[float]], collapsed_loss: float, chance
         claims.append(Claim(f"{name} improves on {PARENT[name]} (Table 17: {paper[name] - paper[PARENT[name]]:+.1f})",
                             f"{m:+.1f} points, 95% CI [{lo:+.1f}, {hi:+.1f}]", verdict_greater(lo, hi)))
     return claims
+
+
+def singular_values_needed(maps, share: float = 0.99):
+    """Per attention map: how many of its singular values hold ``share`` of their sum (the paper's rank measure,
+    §5), for ``maps`` of shape ``(..., N, N)``; returns a float tensor of the leading shape."""
+    import torch
+
+    s = torch.linalg.svdvals(maps)
+    s = s / s.sum(-1, keepdim=True)
+    return (s.cumsum(-1) < share).sum(-1).float() + 1
+
+
+def rank_claim(vit_needed: Sequence[float], illama_needed: Sequence[float], tokens: int) -> Claim:
+    """"iLLaMA's attention maps have a higher rank than the ViT's" (§5), on per-seed mean counts of singular values
+    holding 99% of a map (:func:`singular_values_needed`), paired by seed (the two models share each seed)."""
+    differences = [i - v for v, i in zip(vit_needed, illama_needed, strict=True)]
+    m, lo, hi = paired_interval(differences)
+    vit, ill = sum(vit_needed) / len(vit_needed), sum(illama_needed) / len(illama_needed)
+    return Claim("iLLaMA's attention maps have a higher rank than the ViT's (§5)",
+                 f"singular values holding 99% of a {tokens}x{tokens} map: ViT {vit:.1f}, iLLaMA {ill:.1f}; "
+                 f"difference {m:+.1f}, 95% CI [{lo:+.1f}, {hi:+.1f}]", verdict_greater(lo, hi))

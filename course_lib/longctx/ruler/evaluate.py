@@ -34,6 +34,14 @@ class RulerResult:
     def wavg(self, order: str) -> float:
         return weighted_average(self.by_length(), order)
 
+    def on_tasks(self, tasks: Sequence[str], name: str | None = None) -> "RulerResult":
+        """The same scores and predictions restricted to ``tasks`` (a length's score is then their mean)."""
+        missing = [t for t in tasks if t not in self.table]
+        if not tasks or missing:
+            raise ValueError(f"{self.name} has no scores for {missing or 'an empty task list'}; it has {', '.join(self.table)}")
+        return RulerResult(name or self.name, {t: dict(self.table[t]) for t in tasks},
+                           {k: list(v) for k, v in self.predictions.items() if k[0] in tasks})
+
 
 def score(task: str, samples: Sequence[Sample], predictions: Sequence[str]) -> float:
     """The task's metric over its samples (string_match_all, or string_match_part for QA), rounded

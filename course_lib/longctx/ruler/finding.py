@@ -123,13 +123,36 @@ def judge_effective_length(result: RulerResult, samples: Mapping[tuple[str, int]
     """RULER's finding (2404.06654, §4) on ``result``, a model trained at ``trained_lengths`` and scored on
     ``samples`` against ``threshold`` (0-100), a number fixed before the evaluation — never the evaluated
     model's own score."""
+    _check_threshold(threshold, trained_lengths)
+    return _judge(result.name, length_intervals(result, samples), threshold, trained_lengths,
+                  result.effective_length(threshold))
+
+
+def judge_length_scores(name: str, scores: Mapping[int, float], samples_per_length: int, threshold: float,
+                        trained_lengths: Sequence[int], effective: int | None) -> Finding:
+    """The same finding from each length's score (0-100) alone, for all-or-nothing samples (one reference per
+    sample, as in the NIAH tasks with one needle): a length's interval is the Wilson interval of its
+    ``round(score / 100 * samples_per_length)`` right answers. ``effective`` is the effective length computed
+    from the same scores (for instance by the learner's ``effective_length``)."""
+    _check_threshold(threshold, trained_lengths)
+    intervals = {}
+    for length, score in sorted(scores.items()):
+        low, high = wilson_interval(round(score / 100 * samples_per_length), samples_per_length)
+        intervals[length] = LengthScore(length, score, 100 * low, 100 * high, samples_per_length)
+    return _judge(name, intervals, threshold, trained_lengths, effective)
+
+
+def _check_threshold(threshold: float, trained_lengths: Sequence[int]) -> None:
     if not 1 < threshold <= 100:
         raise ValueError(f"threshold={threshold}: give a score in percent (such as the paper's 85.6, not a fraction), "
                          "fixed before the evaluation")
     if not trained_lengths:
         raise ValueError("trained_lengths is empty: give the lengths the model was trained at")
+
+
+def _judge(name: str, scores: dict[int, LengthScore], threshold: float, trained_lengths: Sequence[int],
+           effective: int | None) -> Finding:
     claimed = max(trained_lengths)
-    scores = length_intervals(result, samples)
     shortest = min(scores)
     if shortest > claimed:
         raise ValueError(f"the grid starts at {shortest} tokens, beyond the claimed {claimed}: score lengths the model claims")
@@ -144,6 +167,11 @@ def judge_effective_length(result: RulerResult, samples: Mapping[tuple[str, int]
         falls_below = TIE
     parts = (passes_short, falls_below)
     verdict = REPRODUCES if parts == (REPRODUCES, REPRODUCES) else FAILS if FAILS in parts else TIE
-    effective = result.effective_length(threshold)
-    return Finding(result.name, threshold, claimed, tuple(sorted(trained_lengths)), scores, effective, passes_short,
+    return Finding(name, threshold, claimed, tuple(sorted(trained_lengths)), scores, effective, passes_short,
                    falls_below, verdict)
+
+
+def learned_tasks(result: RulerResult, length: int, threshold: float) -> tuple[str, ...]:
+    """The tasks whose score at ``length`` reaches ``threshold``: on a validation grid, the tasks a model has
+    learned at its shortest length, chosen before its test samples are scored."""
+    return tuple(task for task, row in result.table.items() if row[length] >= threshold)

@@ -3,9 +3,9 @@ r"""The 13 RULER task generators with length control under any tokenizer (chapte
 Every sample is drawn from its own random generator, seeded by ``(seed, task, length, index)``:
 sample ``i`` is the same whatever else was generated before it. A generator first draws a
 *plan* (keys, values, insertion depths, the stream of distractors...) and then *renders* it
-with a haystack of ``size`` units (essay words, noise words, distractor-needle words, list
-words, coded words or document words). The number of tokens grows with ``size``, so a binary
-search finds the largest haystack for which
+with a haystack of ``size`` units (essay words, list words or coded words; whole noise
+paragraphs, distractor needles or documents, as in the reference). The number of tokens grows
+with ``size``, so a binary search finds the largest haystack for which
 
 .. math:: \text{tokens}(\text{input} + \text{answer prefix}) + \text{tokens to generate} \le \text{length},
 
@@ -95,8 +95,8 @@ def random_value(rng: random.Random, kind: str) -> str:
 
 # ---------------------------------------------------------------- haystack pieces
 def take_words(units: Callable[[int], str], num_words: int) -> list[str]:
-    """Whole units ``units(0), units(1), ...`` while they fit in ``num_words`` words, then the
-    first words of the next unit: a haystack of exactly ``num_words`` words."""
+    """The first ``num_words`` words of the stream of units ``units(0) units(1) ...`` (the essay
+    haystack, which the reference also counts in words: its last sentence may be cut)."""
     out, used, i = [], 0, 0
     while used < num_words:
         words = units(i).split(" ")
@@ -109,19 +109,10 @@ def take_words(units: Callable[[int], str], num_words: int) -> list[str]:
     return out
 
 
-def take_chars(units: Callable[[int], str], num_chars: int) -> list[str]:
-    """Like :func:`take_words`, counted in characters (for haystacks of long, many-token words such
-    as UUID needles, where a word would be too coarse a step)."""
-    out, used, i = [], 0, 0
-    while used < num_chars:
-        unit = units(i)
-        if used + len(unit) > num_chars:
-            out.append(unit[: num_chars - used])
-            break
-        out.append(unit)
-        used += len(unit)
-        i += 1
-    return out
+def take_units(units: Callable[[int], str], count: int) -> list[str]:
+    """Whole units ``units(0), ..., units(count - 1)``: the noise, distractor-needle and document
+    haystacks, which the reference builds from whole sentences, needles and documents (never a cut one)."""
+    return [units(i) for i in range(count)]
 
 
 def insert_at_depths(pieces: list[str], items: list[str], depths: list[int]) -> list[str]:
@@ -160,19 +151,19 @@ def _essay_unit(i: int) -> str:
 
 
 def haystack_pieces(kind: str, size: int, stream: Stream | None = None) -> tuple[list[str], str]:
-    """The haystack of ``size`` words as insertion slots, and the string that joins them.
+    """The haystack of ``size`` units as insertion slots, and the string that joins them.
 
-    essay: its sentences joined by spaces (the essay repeats when it runs out, as in the reference);
-    noise: copies of the noise paragraph, one per line; needle: distractor needles, one per line
-    (``size`` counts characters there, so that the last needle can be cut finely).
+    essay: ``size`` words, split into sentences and joined by spaces (the essay repeats when it runs
+    out, as in the reference); noise: ``size`` copies of the noise paragraph, one per line; needle:
+    ``size`` whole distractor needles, one per line.
     """
     if kind == "essay":
         text = " ".join(take_words(_essay_unit, size))
         return split_sentences(text), " "
     if kind == "noise":
-        return take_words(lambda i: NOISE, size), "\n"
+        return take_units(lambda i: NOISE, size), "\n"
     if kind == "needle":
-        return take_chars(stream, size), "\n"
+        return take_units(stream, size), "\n"
     raise ValueError(f"haystack type {kind!r}: choose 'essay', 'noise' or 'needle'")
 
 
@@ -235,8 +226,8 @@ def vt_plan(rng: random.Random, args: dict, name_len: int = 5) -> dict:
 
 
 def vt_render(plan: dict, args: dict, size: int) -> Rendered:
-    """Noise lines with the chain lines inserted in order (reference variable_tracking.py)."""
-    sentences = take_words(lambda i: NOISE, size)
+    """``size`` noise lines with the chain lines inserted in order (reference variable_tracking.py)."""
+    sentences = take_units(lambda i: NOISE, size)
     for (_, lines), depths in zip(plan["chains"], plan["depths"]):
         sentences = insert_at_depths(sentences, lines, depths)
     context = "\n".join(sentences).replace(". \n", ".\n")
@@ -336,9 +327,9 @@ def qa_plan(rng: random.Random, args: dict) -> dict:
 
 
 def qa_render(plan: dict, args: dict, size: int) -> Rendered:
-    """Golden documents among distractors, numbered ``Document i:`` (reference qa.py)."""
+    """Golden documents among ``size`` whole distractor documents, numbered ``Document i:`` (reference qa.py)."""
     item = plan["item"]
-    docs = insert_at_depths(take_words(plan["stream"], size), item.golden, plan["depths"])
+    docs = insert_at_depths(take_units(plan["stream"], size), item.golden, plan["depths"])
     context = "\n\n".join(DOCUMENT.format(i=i + 1, document=d) for i, d in enumerate(docs))
     return TEMPLATES["qa"].format(context=context, query=item.question), ANSWER_PREFIXES["qa"], list(item.answers)
 
@@ -402,11 +393,14 @@ def generate_sample(
     seed: int = 0,
     tokens_to_generate: dict[str, int] | None = None,
     vt_example_length: int = 500,
+    haystack_size: int | None = None,
 ) -> Sample:
     """Sample ``index`` of ``task`` at ``length`` tokens under ``tokenizer`` (reproducible).
 
     ``tokens_to_generate`` maps a family to its budget (default: the paper's); the prompt gets the
-    largest haystack for which prompt tokens + budget <= length.
+    largest haystack for which prompt tokens + budget <= length. ``haystack_size`` renders the same
+    sample with a haystack of that many units instead (it may then be longer than ``length``): how
+    the tests check that one more unit would not have fitted.
     """
     if task not in TASKS:
         raise KeyError(f"unknown RULER task {task!r}; the 13 tasks are: {', '.join(TASKS)}")
@@ -427,7 +421,7 @@ def generate_sample(
         user, prefix, _ = build(n)
         return count_tokens(tokenizer, user + prefix) + budget <= length
 
-    size = largest_fitting(fits)
+    size = largest_fitting(fits) if haystack_size is None else haystack_size
     if size is None:
         user, prefix, _ = build(0)
         need = count_tokens(tokenizer, user + prefix) + budget
