@@ -45,7 +45,7 @@ def fixed_memory_claim(rows: Sequence[tuple[int, int, int, int]]) -> Claim:
     """"The memory has a fixed size whatever the length" (§3.1, Table 1), on ``rows`` of (length, state bytes, peak
     bytes while streaming, KV-cache bytes full attention would need): exact byte counts, no noise."""
     states, peaks = [r[1] for r in rows], [r[2] for r in rows]
-    return Claim("the memory has a fixed size whatever the length (§3.1, Table 1)",
+    return Claim("(design check: exact byte counts) the memory has a fixed size whatever the length (§3.1, Table 1)",
                  f"state {rows[0][1]:,} B at {rows[0][0]} and {rows[-1][1]:,} B at {rows[-1][0]} tokens; "
                  f"streaming peak {min(peaks):,}-{max(peaks):,} B; KV cache {rows[-1][3]:,} B at {rows[-1][0]}",
                  verdict_at_least(-(max(states) - min(states)) - (max(peaks) - min(peaks)), 0))
