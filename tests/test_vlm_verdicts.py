@@ -8,7 +8,7 @@ import copy
 import pytest
 
 from course_lib.claims import FAILS, REPRODUCES, TIE, failed_claims
-from course_lib.vlm.verdicts import asserted_premises, choose_on_validation, is_premise, judge, premises
+from course_lib.vlm.verdicts import REMOVAL_MARGIN, asserted_premises, choose_on_validation, is_premise, judge, premises, without
 
 SIZES = {"per_type": 300, "all": 1500, "pairs": 150, "binding": 196}
 PARAMS = {"BRAVE": 147_756, "ensemble": 420_140}
@@ -19,6 +19,10 @@ GOOD = {  # a run where every claim holds
     "layout_vit": dict(zip(ROW, (0.25, 0.25, 0.62, 1.00, 0.46, 0.52, 0.01, 0.55))),
     "ensemble": dict(zip(ROW, (0.98, 1.00, 0.80, 1.00, 0.85, 0.93, 0.97, 0.80))),
     "BRAVE": dict(zip(ROW, (1.00, 1.00, 0.92, 1.00, 0.88, 0.94, 0.97, 0.85))),
+    # BRAVE with one encoder hidden at inference: it keeps what the remaining encoders carry
+    without("shape_cnn"): {"all": 0.69},
+    without("colour_net"): {"all": 0.78},
+    without("layout_vit"): {"all": 0.94},
 }
 
 
@@ -31,6 +35,7 @@ def _broken(**changes):
     scores = copy.deepcopy(GOOD)
     for key, value in changes.items():
         bridge, metric = key.split("__")
+        bridge = bridge.replace("_without_", " without ")
         scores[bridge][metric] = value
     return scores
 
@@ -55,6 +60,12 @@ def test_every_claim_reproduces_on_a_good_run():
     ("best single encoder: compositional", {"BRAVE__compositional": 0.55}, {FAILS}),
     ("clearly better on MMVP pairs", {"BRAVE__pairs": 0.50}, {TIE, FAILS}),
     ("at least as accurate as the ensemble", {"BRAVE__all": 0.80}, {FAILS}),
+    # removing an encoder collapses BRAVE to chance (a bridge trained without encoder dropout can do this)
+    ("removed at inference (§5): without shape_cnn", {"BRAVE_without_shape_cnn__all": 0.30}, {FAILS}),
+    ("removed at inference (§5): without colour_net", {"BRAVE_without_colour_net__all": 0.30}, {FAILS}),
+    ("removed at inference (§5): without layout_vit", {"BRAVE_without_layout_vit__all": 0.30}, {FAILS}),
+    # ... or loses more than the removed encoder alone carried: well below the bridge on the remaining encoders
+    ("removed at inference (§5): without shape_cnn", {"BRAVE_without_shape_cnn__all": 0.60}, {FAILS}),
     # a single encoder that sees everything BRAVE sees has no blind spot
     ("blind spot that BRAVE covers (Table 2): colour_net", {f"colour_net__{t}": GOOD["BRAVE"][t] for t in ROW}, {FAILS}),
 ])
@@ -66,7 +77,20 @@ def test_a_broken_variant_does_not_reproduce(words, changes, verdicts):
 
 def test_an_ensemble_no_larger_than_brave_fails_the_parameter_claim():
     claims = judge(GOOD, SIZES, {"BRAVE": 420_140, "ensemble": 420_140})
-    assert _claim(claims, "fewer trainable parameters").verdict == FAILS
+    claim = _claim(claims, "fewer trainable parameters")
+    assert claim.verdict == FAILS and claim.paper.startswith("(design check)") and "exact count" in claim.run
+
+
+def test_removal_is_judged_for_every_encoder_with_the_stated_margin():
+    claims = [c for c in judge(GOOD, SIZES, PARAMS) if "removed at inference" in c.paper]
+    assert [c.paper.rsplit(" ", 1)[-1] for c in claims] == ["shape_cnn", "colour_net", "layout_vit"]
+    # the reference is the best bridge on the remaining encoders: colour_net (0.69) when shape_cnn is removed
+    assert "colour_net 0.690" in claims[0].run
+    # a drop of a little more than the margin, measured on many questions, is not graceful
+    far = judge(_broken(BRAVE_without_shape_cnn__all=0.69 - REMOVAL_MARGIN - 0.05), {**SIZES, "all": 20_000}, PARAMS)
+    assert _claim(far, "without shape_cnn").verdict == FAILS
+    with pytest.raises(KeyError):
+        judge({k: v for k, v in GOOD.items() if k != without("layout_vit")}, SIZES, PARAMS)
 
 
 def test_a_claim_that_reproduced_on_validation_is_asserted_and_fails_the_run_when_test_breaks():
