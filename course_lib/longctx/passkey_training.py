@@ -52,7 +52,7 @@ class PasskeyRecipe:
     lr: float = _REDUCED["lr"]
     gate_lr_multiplier: float = _REDUCED["gate_lr_multiplier"]
     weight_decay: float = 0.01
-    filler_repeats_max: float = 1.0  # 1 = plain recipe; chapter 01's shipped models use 256
+    filler_repeats_max: float = 1.0  # 1 = plain recipe; chapter 01's shipped models use the config's bound
     filler_repeats_ramp: float = 0.5  # fraction of the steps over which log(max repeats) ramps up from 0
     num_passkeys: int = 100
     seed: int = 0
