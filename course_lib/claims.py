@@ -129,19 +129,3 @@ def split_agreement(validation: Sequence[Claim], test: Sequence[Claim]) -> list[
     lines = [f"the two splits give the same verdict on {len(validation) - len(differ)} of {len(validation)} claims"]
     lines += [f"  {v.paper}: validation {v.verdict}, test {t.verdict}" for v, t in differ]
     return lines
-
-
-def verdict_falls_below(scores: Sequence[float], n: int, threshold: float) -> str:
-    """The claim "the score falls below ``threshold`` (percent) at one of these lengths" (RULER's
-    effective length < claimed length), each score a percentage of ``n`` all-or-nothing samples.
-
-    Reproduces when some length's 95% Wilson interval lies wholly below the threshold; does not
-    when every length's interval lies wholly above it; a tie otherwise.
-    """
-    intervals = [wilson_interval(round(s / 100 * n), n) for s in scores]
-    bar = threshold / 100
-    if any(high < bar for _, high in intervals):
-        return REPRODUCES
-    if all(low >= bar for low, _ in intervals):
-        return FAILS
-    return TIE

@@ -74,16 +74,6 @@ def test_table_and_failed_claims():
     assert verdict_at_least(16896, 16896) == REPRODUCES and verdict_at_least(1, 2) == FAILS
 
 
-def test_ch02_effective_below_claimed_needs_a_clear_drop():
-    from course_lib.claims import verdict_falls_below
-
-    # full256 in the first run: 100 at 128 tokens, about 30 from 160 on (60 samples per length)
-    assert verdict_falls_below([100.0, 35.0, 28.3, 35.0, 31.7], 60, 85.6) == REPRODUCES
-    # a broken variant that never drops (e.g. scored by the oracle): the claim does not reproduce
-    assert verdict_falls_below([100.0] * 5, 60, 85.6) == FAILS
-    assert verdict_falls_below([90.0, 85.0], 60, 85.6) == TIE
-
-
 def test_difference_interval_stays_within_the_possible_range():
     d, low, high = difference_interval(1.0, 24, 0.0, 24)
     assert d == 1.0 and low < 1.0 and high == 1.0
