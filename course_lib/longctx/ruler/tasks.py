@@ -94,24 +94,10 @@ def random_value(rng: random.Random, kind: str) -> str:
 
 
 # ---------------------------------------------------------------- haystack pieces
-def take_words(units: Callable[[int], str], num_words: int) -> list[str]:
-    """The first ``num_words`` words of the stream of units ``units(0) units(1) ...`` (the essay
-    haystack, which the reference also counts in words: its last sentence may be cut)."""
-    out, used, i = [], 0, 0
-    while used < num_words:
-        words = units(i).split(" ")
-        if used + len(words) > num_words:
-            out.append(" ".join(words[: num_words - used]))
-            break
-        out.append(units(i))
-        used += len(words)
-        i += 1
-    return out
-
-
 def take_units(units: Callable[[int], str], count: int) -> list[str]:
-    """Whole units ``units(0), ..., units(count - 1)``: the noise, distractor-needle and document
-    haystacks, which the reference builds from whole sentences, needles and documents (never a cut one)."""
+    """Whole units ``units(0), ..., units(count - 1)``: the essay's words (the reference counts the essay in
+    words, so its last sentence may be cut), and the noise, distractor-needle and document haystacks, which the
+    reference builds from whole sentences, needles and documents (never a cut one)."""
     return [units(i) for i in range(count)]
 
 
@@ -158,7 +144,7 @@ def haystack_pieces(kind: str, size: int, stream: Stream | None = None) -> tuple
     ``size`` whole distractor needles, one per line.
     """
     if kind == "essay":
-        text = " ".join(take_words(_essay_unit, size))
+        text = " ".join(take_units(_essay_unit, size))
         return split_sentences(text), " "
     if kind == "noise":
         return take_units(lambda i: NOISE, size), "\n"
