@@ -78,8 +78,8 @@ def _add_variants(prefix: str, builder: str, descriptions: dict[str, str]) -> No
 # Chapter 01: the tiny Infini-attention LMs trained on passkey retrieval, one per memory
 # (course_lib.longctx.passkey_training.PASSKEY_ASSETS).
 _add_variants("ch01_passkey_", "course_lib.longctx.passkey_training:build_asset", {
-    "delta": "Linear + Delta memory, filler repeats up to 16 (the bound chosen on validation prompts)",
-    "linear": "Linear memory, filler repeats up to 16 (the bound chosen on validation prompts)",
+    "delta": "Linear + Delta memory, filler repeats up to 256 (the bound chosen on validation prompts)",
+    "linear": "Linear memory, filler repeats up to 256 (the bound chosen on validation prompts)",
     "off": "memory off (local attention only)",
     "delta_plain": "Linear + Delta memory, plain recipe (no filler repeats)",
 })
