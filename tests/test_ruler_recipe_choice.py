@@ -1,0 +1,54 @@
+"""Chapter 02's training recipes chosen on validation samples: the rules, the samples, and that the shipped models
+are the recorded choices (``python -m course_lib.longctx.ruler.recipe_choice retrieval|mix`` writes
+data/recipe_choices/ch02.json)."""
+
+from __future__ import annotations
+
+import json
+
+from course_lib.longctx.ruler import recipe_choice
+from course_lib.longctx.ruler.training import RULER_ASSETS
+
+
+def test_the_best_score_wins_and_a_tie_goes_to_the_first_candidate():
+    keys = recipe_choice.RETRIEVAL_CANDIDATES
+    assert recipe_choice.choose({k: {"score": s} for k, s in zip(keys, (50.0, 70.0, 70.0, 60.0))}) == keys[1]
+    assert recipe_choice.choose({k: {"score": 10.0} for k in keys}) == keys[0]
+    assert keys[0] == (min(s for s, _ in keys), min(lr for _, lr in keys))  # a tie goes to the cheaper recipe
+    assert recipe_choice.MIX_CANDIDATES[0] == min(recipe_choice.MIX_CANDIDATES)
+
+
+def test_candidates_are_scored_on_the_validation_seed_and_never_the_notebooks_test_seeds(monkeypatch):
+    grids, trained = [], []
+
+    def fake_grid(model, tokenizer, grid):
+        grids.append(grid)
+        return {f"{t}@{n}": 50.0 for t in grid["tasks"] for n in grid["lengths"]}
+
+    def fake_train(model, tokenizer, recipe, progress=False):
+        trained.append((recipe.memory, recipe.segment_len, recipe.steps, recipe.lr, recipe.short_steps))
+        return []
+
+    monkeypatch.setattr(recipe_choice, "grid_scores", fake_grid)
+    monkeypatch.setattr(recipe_choice, "train_ruler", fake_train)
+    scores = recipe_choice.retrieval_scores(candidates=((1500, 3e-3), (3000, 6e-3)))
+    assert [e["score"] for e in scores.values()] == [50.0, 50.0]
+    assert {g["seed"] for g in grids} == {recipe_choice.VALIDATION_SEED} and recipe_choice.VALIDATION_SEED not in (1, 4)
+    assert {g["tasks"] for g in grids} == {RULER_ASSETS["ch02_ruler_full256"].tasks}
+    short = RULER_ASSETS["ch02_ruler_full256"].short_steps
+    assert trained == [("off", 256, 1500, 3e-3, short), ("delta", 64, 1500, 3e-3, short),
+                       ("off", 256, 3000, 6e-3, short), ("delta", 64, 3000, 6e-3, short)]
+
+
+def test_the_retrieval_record_is_complete_and_its_rule_picks_its_recorded_choice():
+    """The record of the retrieval choice (data/recipe_choices/ch02.json) holds every candidate, scored on the validation
+    seed, and the rule applied to its scores gives the choice it records."""
+    record = json.loads(recipe_choice.RECORD.read_text())["retrieval"]
+    rows = {(r["steps"], r["lr"]): r for r in record["candidates"]}
+    assert tuple(rows) == recipe_choice.RETRIEVAL_CANDIDATES
+    assert record["validation"]["seed"] == recipe_choice.VALIDATION_SEED
+    for row in rows.values():
+        assert set(row["models"]) == set(recipe_choice.RETRIEVAL_SCORED)
+        assert abs(row["score"] - sum(m["score"] for m in row["models"].values()) / len(row["models"])) < 1e-3
+    chosen = recipe_choice.choose({k: {"score": r["score"]} for k, r in rows.items()})
+    assert chosen == (record["chosen"]["steps"], record["chosen"]["lr"])
