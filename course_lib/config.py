@@ -106,7 +106,7 @@ CHAPTER_04 = {
     "queries_per_encoder": Scaled(8, 32, "paper: 32 per encoder, 160 in all"),
     "cross_attention_every": Scaled(1, 2, "paper: cross-attention in every other block"),
     "encoder_dropout": Scaled(0.2, 0.2),
-    "encoder_dropout_in_vqa": Scaled(True, None, "paper: 20% in captioning pre-training, silent on fine-tuning; reduced: in VQA too, else BRAVE's colour accuracy depended on the seed"),
+    "encoder_dropout_in_vqa": Scaled(False, None, "paper: 20% in captioning pre-training, silent on fine-tuning; reduced: in captioning only, chosen with the learning rate, steps and images on the validation split by `python -m course_lib.vlm.recipe_choice`"),
     "image_size": Scaled(32, 224),
     "train_images": Scaled(6000, 100_000_000, "paper: WebLI 100M for captioning pre-training; reduced: with 1500 images BRAVE overfitted (train accuracy well above test)"),
     "caption_steps": Scaled(300, None, "reduced: the shipped ch04_bridge_* assets; full: the paper's WebLI captioning schedule"),
@@ -114,7 +114,7 @@ CHAPTER_04 = {
     "notebook_caption_steps": Scaled(50, None, "reduced: the shortened BRAVE run the notebook trains itself"),
     "notebook_vqa_steps": Scaled(250, None, "reduced: the shortened BRAVE run the notebook trains itself"),
     "batch_size": Scaled(64, 2048),
-    "lr": Scaled(2.5e-3, 1e-4, "reduced: at 5e-3 BRAVE's colour accuracy swung widely between seeds; full: the paper gives no bridge learning rate; 1e-4 is BLIP-2's"),
+    "lr": Scaled(2.5e-3, 1e-4, "reduced: chosen on the validation split with the steps, images and VQA dropout (`python -m course_lib.vlm.recipe_choice`); full: the paper gives no bridge learning rate; 1e-4 is BLIP-2's"),
     "test_images": Scaled(300, None, "reduced: 300 images x 5 question types + the binding questions, in the validation split and in the test split (course_lib.vlm.splits); full: the VQA benchmarks"),
     "test_pairs": Scaled(150, 150, "paper: MMVP has 150 pairs; reduced: 150 in the validation split and 150 in the test split"),
 }

@@ -61,6 +61,27 @@ def load_bridge(kind: str, dims: dict[str, int], lm: torch.nn.Module, cfg: Bridg
     return model.eval()
 
 
+def training_data(encoders: dict[str, torch.nn.Module], num_images: int) -> TrainData:
+    """The bridges' training set (seed ``TRAIN_SEED``): ``num_images`` images, their features, captions and questions."""
+    train = make_vqa(num_images, seed=TRAIN_SEED)
+    feats = encode_images(encoders, train.images)
+    return TrainData(feats, train.captions, torch.tensor(train.image_index), train.questions, train.answers)
+
+
+def train_shipped_bridge(variant: str, data: TrainData, lm: torch.nn.Module, values: dict, *, seed: int,
+                         steps: tuple[int, int] | None = None) -> tuple[VisionLanguageModel, list[float]]:
+    """The bridge ``variant`` trained by the recipe in ``values`` (chapter 04's reduced config, or a candidate of
+    :mod:`course_lib.vlm.recipe_choice`): captioning then VQA, ``steps`` = (caption, VQA) steps (default: the config's)."""
+    if variant not in BRIDGE_KINDS:
+        raise ValueError(f"no bridge {variant!r}; the variants are {', '.join(BRIDGE_KINDS)}")
+    torch.manual_seed(seed)
+    model = make_bridge_model(variant, {n: data.features[n].shape[-1] for n in ENCODER_NAMES}, lm, bridge_config(values, variant))
+    caption_steps, vqa_steps = steps or (values["caption_steps"], values["vqa_steps"])
+    losses = train_bridge(model, data, caption_steps, vqa_steps, values["batch_size"], values["lr"], seed=seed, progress=False,
+                          dropout_in_vqa=values["encoder_dropout_in_vqa"])
+    return model, losses
+
+
 def build_asset(out_path: Path, *, seed: int, quick: bool = False, variant: str) -> dict:
     """Asset builder of ``ch04_bridge_<variant>`` (see course_lib.assets.Recipe): train the bridge
     ``variant`` (one of ``BRIDGE_KINDS``) by captioning then VQA between the shipped frozen parts."""
@@ -70,14 +91,9 @@ def build_asset(out_path: Path, *, seed: int, quick: bool = False, variant: str)
     values = chapter_values("04", "reduced")
     encoders = {n: load_encoder(n) for n in ENCODER_NAMES}
     lm = load_lm()
-    train = make_vqa(64 if quick else values["train_images"], seed=TRAIN_SEED)
-    feats = encode_images(encoders, train.images)
-    data = TrainData(feats, train.captions, torch.tensor(train.image_index), train.questions, train.answers)
-    torch.manual_seed(seed)
-    model = make_bridge_model(variant, {n: feats[n].shape[-1] for n in ENCODER_NAMES}, lm, bridge_config(values, variant))
+    data = training_data(encoders, 64 if quick else values["train_images"])
     caption_steps, vqa_steps = (5, 15) if quick else (values["caption_steps"], values["vqa_steps"])
-    losses = train_bridge(model, data, caption_steps, vqa_steps, values["batch_size"], values["lr"], seed=seed, progress=False,
-                          dropout_in_vqa=values["encoder_dropout_in_vqa"])
+    model, losses = train_shipped_bridge(variant, data, lm, values, seed=seed, steps=(caption_steps, vqa_steps))
     assets.save_safetensors(trainable_state(model), out_path)
     vqa_losses = losses[caption_steps:]
     metrics = {"caption_steps": caption_steps, "vqa_steps": vqa_steps,

@@ -89,13 +89,13 @@ def _select(features: dict[str, torch.Tensor], names: list[str], idx: torch.Tens
 
 def train_bridge(model: VisionLanguageModel, data: TrainData, caption_steps: int, vqa_steps: int, batch_size: int = 64,
                  lr: float = 2e-3, seed: int = 0, progress: bool = True, desc: str = "bridge",
-                 dropout_in_vqa: bool = True) -> list[float]:
+                 dropout_in_vqa: bool = False) -> list[float]:
     """BRAVE's two stages with the encoders and the LM frozen: captioning, then VQA fine-tuning.
 
     Encoder dropout acts in the captioning stage, as in the paper's pre-training (§3), and, with
-    ``dropout_in_vqa`` (the default), in VQA fine-tuning too: the paper does not say whether its
-    fine-tuning drops encoders, and without it the tiny BRAVE learned to answer colour questions
-    reliably on some seeds only. Returns the training losses. Only
+    ``dropout_in_vqa``, in VQA fine-tuning too (the paper does not say whether its fine-tuning drops
+    encoders). The default, captioning only, is the chapter's recipe: chosen on the validation split by
+    ``python -m course_lib.vlm.recipe_choice``. Returns the training losses. Only
     ``model.trainable_parameters()`` are optimised.
     """
     g = torch.Generator().manual_seed(seed)
