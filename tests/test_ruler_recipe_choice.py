@@ -1,6 +1,5 @@
-"""Chapter 02's training recipes chosen on validation samples: the rules, the samples, and that the shipped models
-are the recorded choices (``python -m course_lib.longctx.ruler.recipe_choice retrieval|mix`` writes
-data/recipe_choices/ch02.json)."""
+"""Chapter 02's training recipes chosen on validation samples: the rules, the samples, and the record of the retrieval
+choice (``python -m course_lib.longctx.ruler.recipe_choice retrieval|mix`` writes data/recipe_choices/ch02.json)."""
 
 from __future__ import annotations
 

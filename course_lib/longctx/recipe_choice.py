@@ -99,14 +99,10 @@ def main() -> int:
     torch.set_num_threads(1)
     values = chapter_values("01", "reduced")
     table = validation_table()
-    scores = validation_scores(table)
-    for repeats, by_model in table.items():
-        cells = "; ".join(f"{name.removeprefix('ch01_passkey_')} " + ", ".join(f"{p} {100 * a:.1f}%" for p, a in by_position.items())
-                          for name, by_position in by_model.items())
-        print(f"filler repeats up to {repeats:g}: validation accuracy at {max(values['eval_lengths'])} tokens, "
-              f"{VALIDATION_SAMPLES} prompts each: {cells}; worst {100 * scores[repeats]:.1f}%")
     save_record(table, max(values["eval_lengths"]))
-    print(f"chosen on validation: {choose(scores):g} (the shipped models use {values['filler_repeats_max']:g}); written to {RECORD}")
+    print(f"validation accuracy at {max(values['eval_lengths'])} tokens, {VALIDATION_SAMPLES} prompts per position:")
+    print("\n".join(record_lines()))
+    print(f"the shipped models use {values['filler_repeats_max']:g}; written to {RECORD}")
     return 0
 
 

@@ -119,13 +119,9 @@ def describe(candidate: tuple) -> str:
 def main() -> int:
     torch.set_num_threads(1)
     values = chapter_values("04", "reduced")
-    scores = validation_scores()
-    for key, entry in scores.items():
-        acc = entry["accuracies"]
-        print(f"{describe(key)}: validation " + ", ".join(f"{k} {100 * acc[k]:.1f}%" for k in SCORED)
-              + f"; score {100 * entry['score']:.2f}")
-    save_record(scores)
-    print(f"chosen on validation: {describe(choose(scores))} (the config: {describe(config_candidate(values))}); written to {RECORD}")
+    save_record(validation_scores())
+    print("\n".join(record_lines()))
+    print(f"the config: {describe(config_candidate(values))}; written to {RECORD}")
     return 0
 
 

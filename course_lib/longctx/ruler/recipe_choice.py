@@ -154,20 +154,11 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="processes, one thread each (default 1)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    if args.part == "retrieval":
-        scores = retrieval_scores(workers=args.workers)
-        for (steps, lr), e in scores.items():
-            print(f"{steps} steps, lr {lr:g}: " + ", ".join(f"{n.removeprefix('ch02_ruler_')} {m['score']:.2f}" for n, m in e["models"].items())
-                  + f"; score {e['score']:.2f}")
-        steps, lr = choose(scores)
-        current = RULER_ASSETS["ch02_ruler_full256"]
-        print(f"chosen on validation: {steps} steps, lr {lr:g} (the recipe has {recipe_for('ch02_ruler_full256').steps} steps, lr {current.lr:g})")
-    else:
-        scores = mix_scores(workers=args.workers)
-        for lr, e in scores.items():
-            print(f"mix, lr {lr:g}: score {e['score']:.2f}")
-        print(f"chosen on validation: lr {choose(scores):g} (the recipe has lr {RULER_ASSETS['ch02_ruler_mix'].lr:g})")
+    scores = retrieval_scores(workers=args.workers) if args.part == "retrieval" else mix_scores(workers=args.workers)
     save_part(args.part, scores)
+    print("\n".join(record_lines()))
+    print(f"the shipped recipes: retrieval {recipe_for('ch02_ruler_full256').steps} steps, lr {RULER_ASSETS['ch02_ruler_full256'].lr:g}; "
+          f"mix lr {RULER_ASSETS['ch02_ruler_mix'].lr:g}; written to {RECORD}")
     return 0
 
 
