@@ -14,17 +14,22 @@ are chosen here by criteria fixed before any candidate runs, on *validation* sam
   2e-3 or 4e-3. Score: its mean validation score over its five tasks at 128, 192 and 256 tokens. Choice: the
   highest; on a tie the first in ``MIX_CANDIDATES`` (the lowest rate).
 
-Each candidate is scored after its weights are rounded to float16, as the shipped files store them, so the chosen
-candidate scores exactly what its shipped model scores (checked by ``tests/test_ruler_recipe_choice.py``).
+Each candidate is scored after its weights are rounded to float16, as the shipped files store them. Training is
+deterministic on one kind of CPU (the same bytes in one process or in a pool), but not across kinds: torch picks other
+kernels on an AVX2 CPU than on an AVX512 one, and 3,000 steps of training then end at other weights. So the record
+also holds the **shipped** part: the validation scores of the shipped files themselves, rebuilt by the chosen recipes,
+with the CPU each part ran on; ``tests/test_ruler_recipe_choice.py`` checks that the shipped files score exactly that.
 
-    python -m course_lib.longctx.ruler.recipe_choice retrieval   # about 35 CPU minutes (two processes: half that)
-    python -m course_lib.longctx.ruler.recipe_choice mix         # about 30 CPU minutes; needs the shipped full256
+    python -m course_lib.longctx.ruler.recipe_choice retrieval   # about 90 CPU minutes (two processes: half that)
+    python -m course_lib.longctx.ruler.recipe_choice mix         # about 35 CPU minutes; needs the shipped full256
+    python -m course_lib.longctx.ruler.recipe_choice shipped     # a minute: scores the shipped files
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import platform
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
@@ -101,6 +106,20 @@ def mix_scores(candidates=MIX_CANDIDATES, workers: int = 1) -> dict:
     return {lr: dict(zip(("score", "cells"), r)) for lr, r in zip(candidates, _run([("ch02_ruler_mix", {"lr": lr}) for lr in candidates], workers))}
 
 
+SHIPPED_SCORED = (*RETRIEVAL_SCORED, "ch02_ruler_mix")
+
+
+def shipped_scores() -> dict:
+    """``{name: {"score", "cells"}}``: the validation scores of the shipped files of ``SHIPPED_SCORED``."""
+    torch.set_num_threads(1)
+    return {name: dict(zip(("score", "cells"), validation_score(load_model(name)[0], RULER_ASSETS[name].tasks)))
+            for name in SHIPPED_SCORED}
+
+
+def cpu() -> str:
+    return f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()}"
+
+
 def choose(scores: dict):
     """The candidate with the highest score; on a tie the first one (in the order of ``scores``)."""
     best = max(entry["score"] for entry in scores.values())
@@ -122,12 +141,18 @@ def save_part(part: str, scores: dict, path: Path = RECORD) -> None:
         rows = [{"steps": s, "lr": lr, **_rounded(e)} for (s, lr), e in scores.items()]
         steps, lr = choose(scores)
         chosen = {"steps": steps, "lr": lr}
-    else:
+    elif part == "mix":
         rows = [{"lr": lr, **_rounded(e)} for lr, e in scores.items()]
         chosen = {"lr": choose(scores)}
-    record[part] = {"command": f"python -m course_lib.longctx.ruler.recipe_choice {part}", "candidates": rows, "chosen": chosen,
+    else:  # shipped: no candidates, the files as they are
+        rows, chosen = None, None
+    record[part] = {"command": f"python -m course_lib.longctx.ruler.recipe_choice {part}",
                     "validation": {"seed": VALIDATION_SEED, "samples": SAMPLES, "lengths": list(LENGTHS)},
-                    "torch_version": torch.__version__}
+                    "torch_version": torch.__version__, "cpu": cpu()}
+    if part == "shipped":
+        record[part]["models"] = _rounded(scores)
+    else:
+        record[part].update(candidates=rows, chosen=chosen)
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
@@ -145,16 +170,26 @@ def record_lines(path: Path = RECORD) -> list[str]:
         lines.append("task-mix recipe (validation score on its five tasks at the same lengths):")
         lines += [f"  lr {row['lr']:g}: score {row['score']:.2f}" for row in record["mix"]["candidates"]]
         lines.append(f"  chosen: lr {record['mix']['chosen']['lr']:g}")
+    if "shipped" in record:
+        shipped = record["shipped"]
+        lines.append(f"the shipped files, built by the chosen recipes (validation scored on {shipped['cpu']}): " + ", ".join(
+            f"{name.removeprefix('ch02_ruler_')} {m['score']:.2f}" for name, m in shipped["models"].items()))
+        where = {part: record[part].get("cpu", "a CPU not recorded") for part in ("retrieval", "mix") if part in record}
+        if any(c != shipped["cpu"] for c in where.values()):
+            lines.append("  (candidates trained on " + "; ".join(f"{part}: {c}" for part, c in where.items())
+                         + ". Training is deterministic on one kind of CPU, not across kinds: torch's kernels differ, and "
+                         "a shipped model can score other than its candidate.)")
     return lines
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=("retrieval", "mix"))
+    parser.add_argument("part", choices=("retrieval", "mix", "shipped"))
     parser.add_argument("--workers", type=int, default=1, help="processes, one thread each (default 1)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    scores = retrieval_scores(workers=args.workers) if args.part == "retrieval" else mix_scores(workers=args.workers)
+    run = {"retrieval": retrieval_scores, "mix": mix_scores, "shipped": lambda workers: shipped_scores()}[args.part]
+    scores = run(workers=args.workers)
     save_part(args.part, scores)
     print("\n".join(record_lines()))
     print(f"the shipped recipes: retrieval {recipe_for('ch02_ruler_full256').steps} steps, lr {RULER_ASSETS['ch02_ruler_full256'].lr:g}; "
