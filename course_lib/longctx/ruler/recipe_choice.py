@@ -20,8 +20,8 @@ kernels on an AVX2 CPU than on an AVX512 one, and 3,000 steps of training then e
 also holds the **shipped** part: the validation scores of the shipped files themselves, rebuilt by the chosen recipes,
 with the CPU each part ran on; ``tests/test_ruler_recipe_choice.py`` checks that the shipped files score exactly that.
 
-    python -m course_lib.longctx.ruler.recipe_choice retrieval   # about 90 CPU minutes (two processes: half that)
-    python -m course_lib.longctx.ruler.recipe_choice mix         # about 35 CPU minutes; needs the shipped full256
+    python -m course_lib.longctx.ruler.recipe_choice retrieval   # over an hour of CPU time (--workers 2: half that)
+    python -m course_lib.longctx.ruler.recipe_choice mix         # about an hour of CPU time; needs the shipped full256
     python -m course_lib.longctx.ruler.recipe_choice shipped     # a minute: scores the shipped files
 """
 

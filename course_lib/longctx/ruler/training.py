@@ -194,7 +194,7 @@ _RETRIEVAL = dict(train_lengths=tuple(range(128, 257, 16)), short_steps=500, lr=
 MIX_TASKS = ("niah_single_1", "niah_single_2", "niah_multikey_2", "fwe", "qa_1")
 RULER_ASSETS = {
     "ch02_ruler_full256": RulerRecipe(memory="off", segment_len=256, **_RETRIEVAL),
-    "ch02_ruler_mix": RulerRecipe(memory="off", segment_len=256, train_lengths=tuple(range(128, 257, 16)), lr=2e-3,
+    "ch02_ruler_mix": RulerRecipe(memory="off", segment_len=256, train_lengths=tuple(range(128, 257, 16)), lr=4e-3,
                                   tasks=MIX_TASKS, model=_RETRIEVAL["model"], init_from="ch02_ruler_full256"),
     "ch02_ruler_infini64": RulerRecipe(memory="delta", segment_len=64, **_RETRIEVAL),
     "ch02_ruler_local64": RulerRecipe(memory="off", segment_len=64, **_RETRIEVAL),
