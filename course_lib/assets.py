@@ -140,6 +140,11 @@ for _name, _function, _description in [
     RECIPES[_name] = Recipe(_name, f"{_name}.safetensors", f"course_lib.priors.recipes:{_function}", 0, _description)
 
 
+def cpu_kind() -> str:
+    """The machine and torch's CPU kernel level (``x86_64 AVX512``): training is bit-reproducible on one kind only."""
+    return f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()}"
+
+
 def data_dir() -> Path:
     """The data folder: ``$COURSE_DATA_DIR`` if set, else ``data/`` at the repository root."""
     return Path(os.environ.get("COURSE_DATA_DIR") or REPO_ROOT / "data")
@@ -314,7 +319,7 @@ def build(name: str, folder: Path | None = None, quick: bool = False) -> dict:
         "metrics": metrics,
         "build_seconds": round(seconds, 1),
         "torch_version": torch.__version__,
-        "cpu": f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()}",  # rebuilds give the same bytes on this kind
+        "cpu": cpu_kind(),  # rebuilds give the same bytes on this kind
         "date": datetime.date.today().isoformat(),
         "description": recipe.description,
     }

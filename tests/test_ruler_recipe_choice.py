@@ -1,5 +1,5 @@
 """Chapter 02's training recipes chosen on validation samples: the rules, the samples, the record of both choices
-(``python -m course_lib.longctx.ruler.recipe_choice retrieval|mix`` writes data/recipe_choices/ch02.json), and that the
+(``python -m course_lib.longctx.ruler.recipe_choice retrieval|mix|shipped`` writes data/recipe_choices/ch02.json), and that the
 shipped models are the recorded choices."""
 
 from __future__ import annotations

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
@@ -37,6 +36,7 @@ from pathlib import Path
 
 import torch
 
+from course_lib.assets import cpu_kind
 from course_lib.longctx.ruler.training import RULER_ASSETS, build_model, grid_scores, load_model, recipe_for, train_ruler
 from course_lib.longctx.ruler.text import course_tokenizer
 
@@ -116,10 +116,6 @@ def shipped_scores() -> dict:
             for name in SHIPPED_SCORED}
 
 
-def cpu() -> str:
-    return f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()}"
-
-
 def choose(scores: dict):
     """The candidate with the highest score; on a tie the first one (in the order of ``scores``)."""
     best = max(entry["score"] for entry in scores.values())
@@ -137,22 +133,17 @@ def _rounded(obj):
 def save_part(part: str, scores: dict, path: Path = RECORD) -> None:
     """Write one part's candidates and choice into the JSON record (the other part is kept)."""
     record = json.loads(path.read_text()) if path.exists() else {}
-    if part == "retrieval":
-        rows = [{"steps": s, "lr": lr, **_rounded(e)} for (s, lr), e in scores.items()]
-        steps, lr = choose(scores)
-        chosen = {"steps": steps, "lr": lr}
-    elif part == "mix":
-        rows = [{"lr": lr, **_rounded(e)} for lr, e in scores.items()]
-        chosen = {"lr": choose(scores)}
-    else:  # shipped: no candidates, the files as they are
-        rows, chosen = None, None
     record[part] = {"command": f"python -m course_lib.longctx.ruler.recipe_choice {part}",
                     "validation": {"seed": VALIDATION_SEED, "samples": SAMPLES, "lengths": list(LENGTHS)},
-                    "torch_version": torch.__version__, "cpu": cpu()}
-    if part == "shipped":
+                    "torch_version": torch.__version__, "cpu": cpu_kind()}
+    if part == "retrieval":
+        steps, lr = choose(scores)
+        record[part].update(candidates=[{"steps": s, "lr": lr, **_rounded(e)} for (s, lr), e in scores.items()],
+                            chosen={"steps": steps, "lr": lr})
+    elif part == "mix":
+        record[part].update(candidates=[{"lr": lr, **_rounded(e)} for lr, e in scores.items()], chosen={"lr": choose(scores)})
+    else:  # shipped: no candidates, the files as they are
         record[part]["models"] = _rounded(scores)
-    else:
-        record[part].update(candidates=rows, chosen=chosen)
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
