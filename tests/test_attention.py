@@ -81,6 +81,24 @@ def test_streaming_equals_one_pass_and_state_is_constant(memory):
     assert sizes[0] == expected
 
 
+@pytest.mark.parametrize("memory", ["linear", "delta", "off"])
+def test_stream_shortcuts_give_the_same_logits_bit_for_bit(memory):
+    # stream() skips the last block's feed-forward before the last segment and, with no memory, every segment
+    # but the last: the logits must equal those of running every segment in full
+    torch.manual_seed(0)
+    model = TinyInfiniLM(InfiniLMConfig(vocab_size=30, d_model=16, num_heads=2, num_layers=3, d_ff=32, segment_len=5, memory=memory)).eval()
+    tokens = torch.randint(30, (3, 37))
+    states, hidden = [None] * 3, None
+    with torch.no_grad():
+        for seg in tokens.split(5, dim=1):
+            hidden, states = model.forward_segment(seg, states)
+    assert torch.equal(model.stream(tokens), model.logits(hidden[:, -1]))
+    changed = tokens.clone()
+    changed[:, :30] = torch.randint(30, (3, 30))  # every segment but the last
+    differs = not torch.allclose(model.stream(changed), model.stream(tokens))
+    assert differs == (memory != "off")  # only the memory carries earlier segments to the last one
+
+
 def test_memory_lets_later_segments_see_earlier_ones():
     torch.manual_seed(0)
     cfg = InfiniLMConfig(vocab_size=30, d_model=16, num_heads=2, num_layers=1, d_ff=32, segment_len=4)

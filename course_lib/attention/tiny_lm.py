@@ -143,11 +143,36 @@ class TinyInfiniLM(nn.Module):
 
         Returns the logits of the last token (B, V); ``on_segment(index, states)`` is called after
         every segment (to record memory contents or state sizes).
+
+        Two shortcuts skip work that cannot change the answer (the logits are the same, bit for bit):
+        before the last segment, the last block only writes its memory (its feed-forward output feeds
+        nothing); and when the layers carry no state at all (``memory="off"``) and no ``on_segment``
+        watches, only the last segment is read, since nothing else reaches it.
         """
+        segments = tokens.split(self.cfg.segment_len, dim=1)
         states: list[MemoryState | None] = [None] * len(self.blocks)
-        hidden = None
-        for i, seg in enumerate(tokens.split(self.cfg.segment_len, dim=1)):
-            hidden, states = self.forward_segment(seg, states)
+        for i, seg in enumerate(segments[:-1]):
+            if on_segment is None and i == 0 and self._carries_nothing(seg):
+                break
+            states = self._write_memories(seg, states)
             if on_segment is not None:
                 on_segment(i, states)
+        hidden, states = self.forward_segment(segments[-1], states)
+        if on_segment is not None:
+            on_segment(len(segments) - 1, states)
         return self.logits(hidden[:, -1])
+
+    def _write_memories(self, tokens: torch.Tensor, states: list[MemoryState | None]) -> list[MemoryState | None]:
+        """One segment that is not the last: every layer's new state, without the last block's output."""
+        x = self.embed(tokens)
+        new_states = []
+        for block, state in zip(self.blocks[:-1], states[:-1]):
+            x, state = block(x, state)
+            new_states.append(state)
+        last = self.blocks[-1]
+        _, state = last.attn(last.norm1(x), states[-1])
+        return new_states + [state]
+
+    def _carries_nothing(self, tokens: torch.Tensor) -> bool:
+        """Whether no layer returns a state after a first segment (local attention only)."""
+        return all(state is None for state in self._write_memories(tokens[:, :1], [None] * len(self.blocks)))
