@@ -144,23 +144,41 @@ class TinyInfiniLM(nn.Module):
         Returns the logits of the last token (B, V); ``on_segment(index, states)`` is called after
         every segment (to record memory contents or state sizes).
 
-        Two shortcuts skip work that cannot change the answer (the logits are the same, bit for bit):
-        before the last segment, the last block only writes its memory (its feed-forward output feeds
-        nothing); and when the layers carry no state at all (``memory="off"``) and no ``on_segment``
-        watches, only the last segment is read, since nothing else reaches it.
+        Three shortcuts skip work that cannot change the answer (the logits are those of reading every
+        segment of every prompt, up to the float rounding that can differ between batch sizes; on the
+        chapter's shipped models they are the same bit for bit): before the last segment, the last
+        block only writes its memory (its feed-forward output feeds nothing); segments that are the
+        same in every prompt of the batch (a shared prefix, e.g. the filler before a passkey) are read
+        once and their states copied to every prompt; and when the layers carry no state at all
+        (``memory="off"``), only the last segment is read, since nothing else reaches it. The last two
+        apply when no ``on_segment`` watches.
         """
         segments = tokens.split(self.cfg.segment_len, dim=1)
         states: list[MemoryState | None] = [None] * len(self.blocks)
-        for i, seg in enumerate(segments[:-1]):
-            if on_segment is None and i == 0 and self._carries_nothing(seg):
-                break
-            states = self._write_memories(seg, states)
+        start = 0
+        if on_segment is None:
+            if self._carries_nothing(segments[0]):
+                start = len(segments) - 1
+            else:
+                start = self._shared_segments(tokens)
+                for seg in segments[:start]:
+                    states = self._write_memories(seg[:1], states)
+                states = [None if s is None else MemoryState(s.M.expand(len(tokens), *s.M.shape[1:]).contiguous(),
+                                                             s.z.expand(len(tokens), *s.z.shape[1:]).contiguous()) for s in states]
+        for i in range(start, len(segments) - 1):
+            states = self._write_memories(segments[i], states)
             if on_segment is not None:
                 on_segment(i, states)
         hidden, states = self.forward_segment(segments[-1], states)
         if on_segment is not None:
             on_segment(len(segments) - 1, states)
         return self.logits(hidden[:, -1])
+
+    def _shared_segments(self, tokens: torch.Tensor) -> int:
+        """How many whole segments at the start are the same in every row of ``tokens`` (the last one never counts)."""
+        differs = (tokens != tokens[:1]).any(dim=0).nonzero()
+        first = int(differs[0]) if len(differs) else tokens.shape[1]
+        return min(first // self.cfg.segment_len, (tokens.shape[1] - 1) // self.cfg.segment_len)
 
     def _write_memories(self, tokens: torch.Tensor, states: list[MemoryState | None]) -> list[MemoryState | None]:
         """One segment that is not the last: every layer's new state, without the last block's output."""
