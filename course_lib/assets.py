@@ -98,6 +98,12 @@ _add_variants("ch02_ruler_", "course_lib.longctx.ruler.training:build_asset", {
     "mix": "full256's weights, then trained on a mix of 5 RULER tasks evenly over 128-256 tokens",
 })
 
+# Chapter 03: the Table 17 ladder at reduced scale, every row for every seed (course_lib.vision.table17_runs).
+RECIPES["ch03_table17_runs"] = Recipe(
+    "ch03_table17_runs", "ch03_table17_runs.safetensors", "course_lib.vision.table17_runs:build_runs", 0,
+    "the 10 rows of iLLaMA's Table 17 (ViT to iLLaMA) on the digits, 3 seeds each, trained by the chapter's reduced recipe",
+)
+
 # Chapter 04: BRAVE's frozen parts, each pre-trained on its own objective (course_lib.vlm.pretraining).
 _add_variants("ch04_", "course_lib.vlm.pretraining:build_asset", {
     "shape_cnn": "timm ResNet on the ink image, trained to name the shape in each cell (colour-blind)",
