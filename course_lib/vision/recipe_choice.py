@@ -18,8 +18,9 @@ import torch
 from course_lib.config import chapter_values
 from course_lib.vision.digits import ImageDataset, load_digits_dataset
 from course_lib.vision.illama import llamafication_steps, step_config
-from course_lib.vision.training import TrainRecipe, train_classifier
-from course_lib.vision.vit import ViTConfig, VisionTransformer
+from course_lib.vision.table17_runs import base_config, recipe_for
+from course_lib.vision.training import train_classifier
+from course_lib.vision.vit import VisionTransformer
 
 CANDIDATES = tuple((depth, epochs) for depth in (2, 4) for epochs in (16, 20))
 
@@ -39,12 +40,8 @@ def validation_scores(data: ImageDataset, candidates=CANDIDATES, seeds=None, val
     final = next(step for step in llamafication_steps() if step.soft_mask)
     out = {}
     for depth, epochs in candidates:
-        base = ViTConfig(image_size=values["image_size"], patch_size=values["patch_size"], in_chans=1,
-                         num_classes=values["num_classes"], dim=values["dim"], depth=depth, num_heads=values["num_heads"],
-                         swiglu_multiple_of=values["swiglu_multiple_of"])
-        recipe = TrainRecipe(epochs=epochs, batch_size=values["batch_size"], lr=values["lr"], weight_decay=values["weight_decay"],
-                             mixup_alpha=values["mixup_alpha"], cutmix_alpha=values["cutmix_alpha"],
-                             soft_mask_schedule=values["soft_mask_schedule"], soft_mask_cutoff_epochs=epochs // 2)
+        base = dataclasses.replace(base_config(values), depth=depth)
+        recipe = dataclasses.replace(recipe_for(final, values, epochs=epochs), soft_mask_cutoff_epochs=epochs // 2)
         scores = []
         for seed in seeds:
             torch.manual_seed(seed)

@@ -1,7 +1,7 @@
 """Chapter 03's Table 17 ladder at reduced scale, trained once and shipped as ``ch03_table17_runs`` (2404.06773).
 
 Every row of :func:`~course_lib.vision.illama.llamafication_steps`, trained with the chapter's reduced recipe
-(``course_lib.config.CHAPTER_03``) for each of its seeds: 10 rows x 3 seeds, about 5 CPU minutes on one thread.
+(``course_lib.config.CHAPTER_03``) for each of its seeds: 10 rows x 3 seeds, about 4 minutes on one AVX2 thread.
 The chapter loads these weights into models that run the learner's own functions and scores them on the
 validation and test splits, so the notebook fits the 5-minute budget; with ``RETRAIN = True`` it trains the
 same 30 runs itself instead. The file holds each run's parameters under ``"<row index>/<seed>/<parameter>"``
